@@ -1,0 +1,39 @@
+# The README's commands. Only Python 3.11+ and make are needed: uv is bootstrapped when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench lock install clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@command -v uv >/dev/null 2>&1 || test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
+	$(UV) pip install -q --python $(BIN)/python -r requirements.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the server on the embedded default (SQLite file ./omnihook.db) at http://127.0.0.1:3000
+run: $(STAMP)
+	$(BIN)/omnihook serve
+
+## Lint, type-check and run the whole suite on SQLite and on PostgreSQL
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m tests.require_postgres
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## Re-pin the dependencies after editing pyproject.toml
+lock:
+	$(UV) pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11 -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

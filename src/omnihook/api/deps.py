@@ -1,0 +1,56 @@
+"""Request dependencies: the database, the settings, the authenticated user and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from omnihook.config import Settings
+from omnihook.domain.errors import Forbidden, Unauthorized
+from omnihook.domain.users import Role, User
+from omnihook.livechat.accounts import authenticate
+from omnihook.storage.database import Database
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def current_user(
+    request: Request,
+    x_user_id: Annotated[str | None, Header()] = None,
+    x_auth_token: Annotated[str | None, Header()] = None,
+) -> User:
+    """The user behind X-User-Id / X-Auth-Token, as Rocket.Chat authenticates REST calls."""
+    if not x_user_id or not x_auth_token:
+        raise Unauthorized("unauthorized", "You must be logged in to do this.")
+    user = await authenticate(get_db(request), user_id=x_user_id, token=x_auth_token)
+    request.state.auth_token = x_auth_token
+    return user
+
+
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets through users holding any of `roles` (admins always)."""
+
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.is_admin or user.has_any_role(*roles):
+            return user
+        raise Forbidden("error-not-allowed", f"requires one of the roles {[r.value for r in roles]}")
+
+    return check
+
+
+DB = Annotated[Database, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+CurrentUser = Annotated[User, Depends(current_user)]
+Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
+Manager = Annotated[User, Depends(require_roles(Role.MANAGER))]
+Agent = Annotated[User, Depends(require_roles(Role.AGENT, Role.MANAGER))]

@@ -1,0 +1,56 @@
+"""Rocket.Chat's error envelope: {success: false, error, errorType} with the right status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from omnihook.domain.errors import DomainError
+
+log = logging.getLogger("omnihook.api")
+
+
+def error_response(status: int, error: str, error_type: str, details: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"success": False, "error": error, "errorType": error_type}
+    if details:
+        body["details"] = details
+    if status == 401:
+        # Rocket.Chat's REST layer answers unauthenticated calls with status/message too.
+        body.update(status="error", message=details or "You must be logged in to do this.")
+    return JSONResponse(body, status_code=status)
+
+
+def _describe(errors: list[Any]) -> str:
+    parts = []
+    for err in errors:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc.status, exc.error, exc.error_type, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _describe(list(exc.errors()))
+        return error_response(400, details, "invalid-params", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "error-not-allowed"}
+        return error_response(
+            exc.status_code, str(exc.detail), kinds.get(exc.status_code, "error-invalid-request")
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "error-internal", "internal-error", "an unexpected error was logged")

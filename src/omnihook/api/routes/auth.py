@@ -1,0 +1,66 @@
+"""Login, logout, me and users.create, as Rocket.Chat's REST API has them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, model_validator
+
+from omnihook.api.deps import DB, Admin, CurrentUser
+from omnihook.api.presenters import user_json
+from omnihook.livechat import accounts
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class LoginBody(BaseModel):
+    user: str | None = Field(default=None, min_length=1)
+    username: str | None = Field(default=None, min_length=1)
+    email: str | None = Field(default=None, min_length=1)
+    password: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def one_identity(self) -> LoginBody:
+        if not (self.user or self.username or self.email):
+            raise ValueError("give `user` (or `username`) and `password`")
+        return self
+
+    @property
+    def identity(self) -> str:
+        return self.user or self.username or self.email or ""
+
+
+@router.post("/login")
+async def login(body: LoginBody, db: DB) -> dict[str, Any]:
+    user, token = await accounts.login(db, username_or_email=body.identity, password=body.password)
+    return {"status": "success", "data": {"userId": user.id, "authToken": token, "me": user_json(user)}}
+
+
+@router.post("/logout")
+async def logout(request: Request, user: CurrentUser, db: DB) -> dict[str, Any]:
+    await accounts.logout(db, token=request.state.auth_token)
+    return {"status": "success", "data": {"message": "You've been logged out!"}}
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> dict[str, Any]:
+    return {**user_json(user), "success": True}
+
+
+class CreateUserBody(BaseModel):
+    username: str = Field(min_length=1, max_length=120)
+    email: str = Field(min_length=3, max_length=254)
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1)
+    roles: list[str] = Field(default_factory=lambda: ["user"])
+
+
+@router.post("/users.create")
+async def create_user(body: CreateUserBody, _: Admin, db: DB) -> dict[str, Any]:
+    # Rocket.Chat's plain "user" role has no meaning here; keep only ours.
+    roles = [r for r in body.roles if r != "user"]
+    user = await accounts.create_user(
+        db, username=body.username, password=body.password, email=body.email, name=body.name, roles=roles
+    )
+    return {"user": user_json(user), "success": True}

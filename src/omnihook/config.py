@@ -1,0 +1,28 @@
+"""Configuration from the environment (prefix OMNIHOOK_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNIHOOK_", extra="ignore")
+
+    database_url: str = "sqlite:///./omnihook.db"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    admin_username: str | None = None
+    admin_password: str | None = None
+    admin_email: str | None = None
+    # Webhook targets on loopback, private or link-local addresses are refused unless allowed.
+    allow_private_targets: bool = False
+    # Run the webhook dispatcher inside `serve` (workers run it on their own).
+    dispatcher_in_server: bool = True
+    log_level: str = "info"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pure domain: entities, rules and events. Imports no framework."""

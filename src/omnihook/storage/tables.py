@@ -1,0 +1,263 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations in storage/migrations follow it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from omnihook.storage.types import BigSerial, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = 32  # length of id columns (ours are 17 characters; room for imported ids)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("username", String(120), nullable=False, unique=True),
+    Column("name", String(200), nullable=True),
+    Column("email", String(254), nullable=True, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("roles", JSON, nullable=False),
+    # Omnichannel availability: 'available' | 'not-available'
+    Column("livechat_status", String(20), nullable=False, default="not-available"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    # sha256 of the token handed to the client; the token itself is never stored
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(ID), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("value", JSON, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+departments = Table(
+    "departments",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("show_on_registration", Boolean, nullable=False, default=True),
+    Column("show_on_offline_form", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+department_agents = Table(
+    "department_agents",
+    metadata,
+    Column("department_id", String(ID), ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+    Column("agent_id", String(ID), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_department_agents_agent", "agent_id"),
+)
+
+visitors = Table(
+    "visitors",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("token", String(200), nullable=False, unique=True),
+    Column("username", String(120), nullable=False, unique=True),
+    Column("name", String(200), nullable=True),
+    Column("emails", JSON, nullable=False),  # [{"address": ...}]
+    Column("phones", JSON, nullable=False),  # [{"phoneNumber": ...}]
+    Column("department_id", String(ID), nullable=True),
+    Column("custom_fields", JSON, nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("visitor_id", String(ID), ForeignKey("visitors.id"), nullable=False),
+    Column("visitor_token", String(200), nullable=False),
+    # 'queued' | 'served' | 'closed' (a new room is routed in the same transaction that opens it)
+    Column("status", String(20), nullable=False),
+    Column("department_id", String(ID), nullable=True),
+    Column("served_by_id", String(ID), nullable=True),
+    Column("served_by_username", String(120), nullable=True),
+    Column("served_by_ts", UtcDateTime, nullable=True),
+    Column("fname", String(200), nullable=True),  # the room's label: the visitor's name
+    Column("topic", Text, nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("custom_fields", JSON, nullable=False),
+    Column("crm_data", Text, nullable=True),  # body of the CRM's last 200 answer, verbatim
+    Column("source", String(20), nullable=False, default="api"),
+    Column("message_count", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_message_at", UtcDateTime, nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("closed_by_id", String(ID), nullable=True),
+    Column("closed_by_username", String(120), nullable=True),
+    Column("closer", String(10), nullable=True),  # 'user' | 'visitor'
+    Column("closing_comment", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_rooms_visitor_status", "visitor_token", "status"),
+    Index("ix_rooms_status", "status"),
+    Index("ix_rooms_served_by", "served_by_id", "status"),
+)
+
+inquiries = Table(
+    "inquiries",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("room_id", String(ID), ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),  # 'queued' | 'taken' | 'closed'
+    Column("department_id", String(ID), nullable=True),
+    Column("visitor_name", String(200), nullable=True),
+    Column("visitor_token", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("taken_at", UtcDateTime, nullable=True),
+    Index("ix_inquiries_status", "status", "department_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("seq", BigSerial, primary_key=True, autoincrement=True),  # total order within a room
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("room_id", String(ID), ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    Column("msg", Text, nullable=False),
+    Column("ts", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("u_id", String(ID), nullable=False),
+    Column("u_username", String(120), nullable=False),
+    Column("u_name", String(200), nullable=True),
+    Column("token", String(200), nullable=True),  # set on visitor messages
+    Column("agent_id", String(ID), nullable=True),  # set on agent messages
+    # Rocket.Chat system message type: None for text, 'livechat-close', 'livechat-started', ...
+    Column("t", String(60), nullable=True),
+    Column("closing_message", Boolean, nullable=False, default=False),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Index("ix_messages_room_seq", "room_id", "seq"),
+)
+
+offline_messages = Table(
+    "offline_messages",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("department_id", String(ID), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+domain_events = Table(
+    "domain_events",
+    metadata,
+    Column("seq", BigSerial, primary_key=True, autoincrement=True),
+    Column("kind", String(60), nullable=False),
+    Column("room_id", String(ID), nullable=True, index=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+# --- webhooks -------------------------------------------------------------------------------
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("format", String(20), nullable=False),  # 'rocketchat' | 'standard'
+    Column("secret", Text, nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("event_types", JSON, nullable=False),  # Rocket.Chat types this endpoint receives
+    Column("timeout_ms", Integer, nullable=False),
+    Column("max_retries", Integer, nullable=False),
+    Column("retry_delay_ms", Integer, nullable=False),
+    Column("max_in_flight", Integer, nullable=False, default=16),
+    Column("ordered", Boolean, nullable=False, default=True),
+    Column("disabled_reason", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("type", String(60), nullable=False),  # Rocket.Chat type, e.g. 'LivechatSession'
+    Column("room_id", String(ID), nullable=True, index=True),
+    Column("payload", Text, nullable=False),  # rendered JSON, once, at event time
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", BigSerial, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),  # sent as webhook-id on every attempt
+    Column("event_id", String(ID), ForeignKey("webhook_events.id"), nullable=False, index=True),
+    Column("endpoint_id", String(ID), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("room_id", String(ID), nullable=True),
+    Column("ordering_key", String(ID), nullable=True),  # the room, when the endpoint is ordered
+    Column("status", String(20), nullable=False),  # 'pending' | 'delivered' | 'dead'
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_order", "endpoint_id", "ordering_key", "seq"),
+    Index("ix_deliveries_room", "room_id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigSerial, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt_no", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("request_headers", JSON, nullable=False),  # never holds the secret
+    Column("response_headers", JSON, nullable=True),
+    Column("response_body", Text, nullable=True),  # capped
+    Index("ix_delivery_attempts_delivery", "delivery_id", "attempt_no"),
+)
