@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -164,7 +165,17 @@ messages = Table(
     Column("t", String(60), nullable=True),
     Column("closing_message", Boolean, nullable=False, default=False),
     Column("hidden", Boolean, nullable=False, default=False),
+    # page.visited: {"page": {"title", "location": {"href"}, "token"}} on livechat_navigation_history
+    Column("navigation", JSON, nullable=True),
     Index("ix_messages_room_seq", "room_id", "seq"),
+)
+
+# Named sequences that must grow by one on both dialects (visitor usernames guest-N).
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 offline_messages = Table(
