@@ -1,0 +1,144 @@
+"""Live updates for the pages: domain events fanned out over Server-Sent Events.
+
+The broker listens to `db.after_commit`, so a page hears about a change only once it is committed.
+It sends notes, not content ({kind, roomId, messageId, ...}): the page reloads what it shows through
+the REST API, which applies the usual permissions. A visitor stream carries its own room only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from omnihook.api.deps import DB
+from omnihook.domain.errors import Forbidden, NotFound
+from omnihook.domain.events import DomainEvent, MessageSent, RoomTaken
+from omnihook.livechat.accounts import authenticate
+from omnihook.storage.tables import rooms
+
+HEARTBEAT_SECONDS = 15.0
+QUEUE_SIZE = 256
+
+
+def note_for(event: DomainEvent) -> dict[str, Any]:
+    """What a page is told about an event: its kind and ids, never message text or visitor details."""
+    note: dict[str, Any] = {"kind": event.kind, "roomId": event.room_id}
+    if isinstance(event, MessageSent):
+        note.update(messageId=event.message_id, byVisitor=event.by_visitor)
+    elif isinstance(event, RoomTaken):
+        note["agentId"] = event.agent_id
+    return note
+
+
+class Subscription:
+    def __init__(self, room_id: str | None) -> None:
+        # None: every room (staff); a room id: that room only (a visitor).
+        self.room_id = room_id
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        # Set when notes were dropped for a slow reader: the page must reload everything.
+        self.overflowed = False
+
+    def offer(self, note: dict[str, Any]) -> None:
+        if self.room_id is not None and note["roomId"] != self.room_id:
+            return
+        try:
+            self.queue.put_nowait(note)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class Broker:
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription] = set()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)
+
+    def publish(self, events: list[DomainEvent]) -> None:
+        """An after-commit listener: never blocks, never raises into the committing request."""
+        for event in events:
+            note = note_for(event)
+            for subscription in list(self._subscriptions):
+                subscription.offer(note)
+
+    @contextlib.contextmanager
+    def subscribe(self, room_id: str | None = None) -> Iterator[Subscription]:
+        subscription = Subscription(room_id)
+        self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscriptions.discard(subscription)
+
+
+def _frame(note: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(note) + b"\n\n"
+
+
+async def event_stream(
+    broker: Broker, room_id: str | None, heartbeat: float = HEARTBEAT_SECONDS
+) -> AsyncIterator[bytes]:
+    with broker.subscribe(room_id) as subscription:
+        # The page reloads its state on `hello`, so nothing committed after this point is missed.
+        yield b"retry: 2000\n" + _frame({"kind": "hello", "roomId": room_id})
+        while True:
+            try:
+                note = await asyncio.wait_for(subscription.queue.get(), timeout=heartbeat)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                continue
+            if subscription.overflowed:
+                subscription.overflowed = False
+                yield _frame({"kind": "resync", "roomId": room_id})
+            yield _frame(note)
+
+
+def _sse(request: Request, room_id: str | None) -> StreamingResponse:
+    broker: Broker = request.app.state.live
+    return StreamingResponse(
+        event_stream(broker, room_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+router = APIRouter(prefix="/api/v1/omnihook/stream", tags=["live"])
+
+
+@router.get("/agent")
+async def agent_stream(
+    request: Request,
+    db: DB,
+    user_id: Annotated[str, Query(alias="userId", min_length=1)],
+    auth_token: Annotated[str, Query(alias="authToken", min_length=1)],
+) -> StreamingResponse:
+    """Every room's changes, for agents and managers (EventSource cannot send headers)."""
+    user = await authenticate(db, user_id=user_id, token=auth_token)
+    if not (user.is_agent or user.is_manager):
+        raise Forbidden("error-not-allowed", "the live stream is for agents and managers")
+    return _sse(request, None)
+
+
+@router.get("/visitor")
+async def visitor_stream(
+    request: Request,
+    db: DB,
+    token: Annotated[str, Query(min_length=1)],
+    rid: Annotated[str, Query(min_length=1)],
+) -> StreamingResponse:
+    """The changes of one room, for the visitor whose token opened it."""
+    async with db.engine.connect() as conn:
+        found = (
+            await conn.execute(select(rooms.c.id).where(rooms.c.id == rid, rooms.c.visitor_token == token))
+        ).first()
+    if found is None:
+        raise NotFound("invalid-room", "no room with this id for this visitor token")
+    return _sse(request, rid)

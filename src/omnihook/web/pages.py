@@ -1,0 +1,74 @@
+"""The pages: server-rendered shells whose small scripts call the REST API.
+
+Pages carry no data of their own: the scripts log in through `POST /api/v1/login`, keep the user id
+and token in localStorage and send them as X-User-Id / X-Auth-Token, as any Rocket.Chat client does,
+so a page can never show more than its user's API calls may.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from omnihook import __version__
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+router = APIRouter(include_in_schema=False)
+
+# (path, template, title, who may use it: "manager" | "agent" | "anyone")
+PAGES: list[tuple[str, str, str, str]] = [
+    ("/admin/webhooks", "webhooks.html", "Webhooks", "manager"),
+    ("/admin/deliveries", "deliveries.html", "Deliveries", "manager"),
+    ("/admin/agents", "agents.html", "Agents", "manager"),
+    ("/admin/departments", "departments.html", "Departments", "manager"),
+    ("/agent", "agent.html", "Agent console", "agent"),
+]
+
+
+def render(request: Request, template: str, title: str, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, template, {"title": title, "version": __version__, "path": request.url.path, **context}
+    )
+
+
+@router.get("/")
+async def home(request: Request) -> HTMLResponse:
+    return render(request, "index.html", "omnihook", role="anyone")
+
+
+@router.get("/admin")
+async def admin_home() -> RedirectResponse:
+    return RedirectResponse("/admin/webhooks")
+
+
+@router.get("/admin/login")
+async def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", "Log in", role="anyone")
+
+
+@router.get("/admin/deliveries/{delivery_id}")
+async def delivery_page(request: Request, delivery_id: str) -> HTMLResponse:
+    return render(request, "delivery.html", "Delivery", role="manager", delivery_id=delivery_id)
+
+
+@router.get("/livechat")
+async def livechat_page(request: Request) -> HTMLResponse:
+    return render(request, "livechat.html", "Chat with us", role="visitor")
+
+
+def _add_page(path: str, template: str, title: str, role: str) -> None:
+    async def page(request: Request) -> HTMLResponse:
+        return render(request, template, title, role=role)
+
+    router.add_api_route(path, page, methods=["GET"], name=template.removesuffix(".html"))
+
+
+for _path, _template, _title, _role in PAGES:
+    _add_page(_path, _template, _title, _role)

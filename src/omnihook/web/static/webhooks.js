@@ -1,0 +1,214 @@
+// Omnichannel > Webhooks: the CRM integration settings, as Rocket.Chat's page has them.
+"use strict";
+
+// Setting id (GET livechat/integrations.settings) → body key (POST omnichannel/integrations).
+const SETTING_KEYS = {
+  Livechat_webhookUrl: "LivechatWebhookUrl",
+  Livechat_secret_token: "LivechatSecretToken",
+  Livechat_http_timeout: "LivechatHttpTimeout",
+  Livechat_webhook_on_start: "LivechatWebhookOnStart",
+  Livechat_webhook_on_close: "LivechatWebhookOnClose",
+  Livechat_webhook_on_chat_taken: "LivechatWebhookOnChatTaken",
+  Livechat_webhook_on_chat_queued: "LivechatWebhookOnChatQueued",
+  Livechat_webhook_on_forward: "LivechatWebhookOnForward",
+  Livechat_webhook_on_offline_msg: "LivechatWebhookOnOfflineMsg",
+  Livechat_webhook_on_visitor_message: "LivechatWebhookOnVisitorMessage",
+  Livechat_webhook_on_agent_message: "LivechatWebhookOnAgentMessage",
+};
+const NUMBER_KEYS = ["LivechatHttpTimeout", "LivechatWebhookRetries", "LivechatWebhookRetryDelay"];
+// Words in an error that point at a field when the error does not name the key itself.
+const FIELD_HINTS = [
+  [/retry.?delay|retry_delay|RetryDelay/i, "LivechatWebhookRetryDelay"],
+  [/retries|retry.?count/i, "LivechatWebhookRetries"],
+  [/timeout/i, "LivechatHttpTimeout"],
+  [/secret|token/i, "LivechatSecretToken"],
+  [/url|address|host|scheme|target/i, "LivechatWebhookUrl"],
+];
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const form = document.getElementById("webhooks-form");
+  const saveButton = document.getElementById("save");
+  const resetButton = document.getElementById("reset");
+  const testButton = document.getElementById("send-test");
+  const testResult = document.getElementById("test-result");
+  const formError = document.getElementById("form-error");
+  const formStatus = document.getElementById("form-status");
+  let saved = null;
+
+  await OH.start();
+
+  function settingKey(id) {
+    if (SETTING_KEYS[id]) return SETTING_KEYS[id];
+    // Our own settings (retries, delay) follow the same naming: find them by their meaning.
+    if (/retry.?delay/i.test(id)) return "LivechatWebhookRetryDelay";
+    if (/retries/i.test(id)) return "LivechatWebhookRetries";
+    return null;
+  }
+
+  function readForm() {
+    const values = {};
+    for (const input of form.querySelectorAll("input[name]")) {
+      if (input.type === "checkbox") values[input.name] = input.checked;
+      else if (NUMBER_KEYS.includes(input.name)) {
+        if (input.closest(".field").hidden) continue;
+        values[input.name] = input.value.trim() === "" ? "" : Number(input.value);
+      } else values[input.name] = input.value.trim();
+    }
+    return values;
+  }
+
+  function fillForm(values) {
+    for (const input of form.querySelectorAll("input[name]")) {
+      const value = values[input.name];
+      if (input.type === "checkbox") input.checked = Boolean(value);
+      else input.value = value === undefined || value === null ? "" : String(value);
+    }
+    refresh();
+  }
+
+  // The form as it reads right after the saved values were put in: the baseline for "dirty".
+  let savedForm = null;
+
+  function isDirty() {
+    return savedForm !== null && JSON.stringify(readForm()) !== savedForm;
+  }
+
+  function refresh() {
+    const dirty = isDirty();
+    saveButton.disabled = !saved || !dirty;
+    resetButton.disabled = !saved || !dirty;
+    // As in Rocket.Chat: testing needs a saved URL and no unsaved change.
+    const canTest = Boolean(saved && saved.LivechatWebhookUrl) && !dirty;
+    testButton.disabled = !canTest;
+    testButton.title = canTest
+      ? "Send a sample LivechatSession payload to the saved Webhook URL"
+      : dirty
+        ? "Save your changes first"
+        : "Save a Webhook URL first";
+  }
+
+  function clearErrors() {
+    formError.hidden = true;
+    for (const box of form.querySelectorAll(".field-error")) {
+      box.hidden = true;
+      box.textContent = "";
+    }
+    for (const field of form.querySelectorAll(".field")) field.classList.remove("invalid");
+  }
+
+  function fieldFor(err) {
+    const text = `${err.body.error || ""} ${err.body.details || ""}`;
+    for (const field of form.querySelectorAll(".field[data-field]")) {
+      if (text.includes(field.dataset.field)) return field;
+    }
+    for (const [pattern, key] of FIELD_HINTS) {
+      if (pattern.test(text)) return form.querySelector(`.field[data-field="${key}"]`);
+    }
+    return null;
+  }
+
+  function showError(err) {
+    const message = err.body.details && err.body.details !== err.body.error
+      ? `${err.body.details}`
+      : err.message;
+    const field = err.status === 400 ? fieldFor(err) : null;
+    if (field) {
+      field.classList.add("invalid");
+      const box = field.querySelector(".field-error");
+      box.textContent = message;
+      box.hidden = false;
+      const input = field.querySelector("input");
+      if (input) input.focus();
+    } else {
+      formError.textContent = message;
+      formError.hidden = false;
+    }
+  }
+
+  async function load() {
+    const result = await OH.api("GET", "livechat/integrations.settings");
+    const values = {};
+    for (const setting of result.settings) {
+      const key = settingKey(setting._id);
+      if (key) values[key] = setting.value;
+    }
+    // Hide our extra fields if this server does not have them.
+    for (const key of ["LivechatWebhookRetries", "LivechatWebhookRetryDelay"]) {
+      form.querySelector(`.field[data-field="${key}"]`).hidden = !(key in values);
+    }
+    saved = values;
+    fillForm(values);
+    savedForm = JSON.stringify(readForm());
+    refresh();
+    form.setAttribute("aria-busy", "false");
+  }
+
+  form.addEventListener("input", () => {
+    formStatus.hidden = true;
+    refresh();
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors();
+    formStatus.hidden = true;
+    testResult.hidden = true;
+    saveButton.disabled = true;
+    try {
+      await OH.api("POST", "omnichannel/integrations", readForm());
+      await load();
+      formStatus.textContent = "Saved.";
+      formStatus.hidden = false;
+    } catch (err) {
+      showError(err);
+      refresh();
+    }
+  });
+
+  resetButton.addEventListener("click", () => {
+    clearErrors();
+    formStatus.hidden = true;
+    fillForm(saved);
+  });
+
+  testButton.addEventListener("click", async () => {
+    testButton.disabled = true;
+    testResult.hidden = false;
+    testResult.className = "alert";
+    testResult.textContent = `Sending a test to ${saved.LivechatWebhookUrl} …`;
+    try {
+      await OH.api("POST", "livechat/webhook.test");
+      testResult.className = "alert ok";
+      testResult.textContent = "It works: your endpoint answered with status 200.";
+    } catch (err) {
+      testResult.className = "alert error";
+      testResult.replaceChildren(...describeTestFailure(err));
+    } finally {
+      refresh();
+    }
+  });
+
+  function describeTestFailure(err) {
+    const body = err.body || {};
+    const parts = [OH.el("strong", {}, "Send Test failed: "), body.error || err.message];
+    const details = body.details;
+    if (details && typeof details === "object") {
+      if (details.statusCode !== undefined && details.statusCode !== null) {
+        parts.push(OH.el("div", {}, `Your endpoint answered with status ${details.statusCode}.`));
+      }
+      if (details.error) parts.push(OH.el("div", {}, details.error));
+      if (details.responseBody) {
+        parts.push(OH.el("div", {}, "Start of its answer:"), OH.el("pre", { class: "body" }, details.responseBody));
+      }
+    } else if (details && details !== body.error) {
+      parts.push(OH.el("div", {}, details));
+    }
+    return parts;
+  }
+
+  try {
+    await load();
+  } catch (err) {
+    OH.showPageError(`Could not load the settings: ${err.message}`);
+  }
+});
