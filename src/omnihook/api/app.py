@@ -15,6 +15,7 @@ from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
 from omnihook.storage.database import Database
 from omnihook.storage.migrate import migrate
+from omnihook.web import install_web
 
 log = logging.getLogger("omnihook")
 
@@ -63,4 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(auth.router)
+    install_web(app, db)
     return app
