@@ -1,0 +1,344 @@
+"""Routing: the queue, auto-assignment, taking an inquiry, forwarding a chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import String, and_, cast, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnihook.domain.clock import utcnow
+from omnihook.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from omnihook.domain.events import RoomForwarded, RoomQueued, RoomTaken, ServedBySnapshot
+from omnihook.domain.rooms import (
+    TRANSFER_MESSAGE,
+    AgentStatus,
+    Inquiry,
+    InquiryStatus,
+    Room,
+    RoomStatus,
+    RoutingMethod,
+)
+from omnihook.domain.users import Role, User
+from omnihook.livechat.accounts import find_user
+from omnihook.livechat.departments import department_exists
+from omnihook.livechat.messages import insert_message
+from omnihook.livechat.queries import (
+    find_room,
+    inquiry_from_row,
+    inquiry_query,
+    routing_method,
+    visitor_room,
+)
+from omnihook.storage.database import Database, UnitOfWork
+from omnihook.storage.tables import department_agents, inquiries, messages, rooms, users
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    id: str
+    username: str
+
+
+def _is_agent_clause() -> Any:
+    # Roles are a JSON list stored as text on both dialects.
+    return cast(users.c.roles, String).contains(f'"{Role.AGENT.value}"')
+
+
+async def pick_agent(conn: AsyncConnection, department_id: str | None) -> AgentRef | None:
+    """The available agent (of the department, when there is one) with the fewest open chats."""
+    open_chats = func.count(rooms.c.id)
+    query = (
+        select(users.c.id, users.c.username, open_chats.label("open_chats"))
+        .select_from(
+            users.outerjoin(
+                rooms, and_(rooms.c.served_by_id == users.c.id, rooms.c.status == RoomStatus.SERVED)
+            )
+        )
+        .where(
+            users.c.livechat_status == AgentStatus.AVAILABLE,
+            users.c.active.is_(True),
+            _is_agent_clause(),
+        )
+        .group_by(users.c.id, users.c.username)
+        .order_by(open_chats, users.c.username)
+        .limit(1)
+    )
+    if department_id is not None:
+        members = select(department_agents.c.agent_id).where(
+            department_agents.c.department_id == department_id
+        )
+        query = query.where(users.c.id.in_(members))
+    row = (await conn.execute(query)).first()
+    return AgentRef(row.id, row.username) if row else None
+
+
+async def any_agent_available(conn: AsyncConnection, department_id: str | None = None) -> bool:
+    query = select(users.c.id).where(
+        users.c.livechat_status == AgentStatus.AVAILABLE, users.c.active.is_(True), _is_agent_clause()
+    )
+    if department_id is not None:
+        members = select(department_agents.c.agent_id).where(
+            department_agents.c.department_id == department_id
+        )
+        query = query.where(users.c.id.in_(members))
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def choose_agent(conn: AsyncConnection, department_id: str | None) -> AgentRef | None:
+    """Who gets a chat that enters routing now: an agent under Auto_Selection, else nobody (queue)."""
+    if await routing_method(conn) is RoutingMethod.AUTO:
+        return await pick_agent(conn, department_id)
+    return None
+
+
+async def assign(uow: UnitOfWork, room_id: str, agent: AgentRef) -> None:
+    now = utcnow()
+    await uow.conn.execute(
+        update(rooms)
+        .where(rooms.c.id == room_id)
+        .values(
+            status=RoomStatus.SERVED,
+            served_by_id=agent.id,
+            served_by_username=agent.username,
+            served_by_ts=now,
+            updated_at=now,
+        )
+    )
+    await uow.conn.execute(
+        update(inquiries)
+        .where(inquiries.c.room_id == room_id)
+        .values(status=InquiryStatus.TAKEN, taken_at=now)
+    )
+    uow.record(RoomTaken(room_id=room_id, agent_id=agent.id))
+
+
+async def enqueue(uow: UnitOfWork, room_id: str, department_id: str | None) -> None:
+    now = utcnow()
+    await uow.conn.execute(
+        update(rooms)
+        .where(rooms.c.id == room_id)
+        .values(
+            status=RoomStatus.QUEUED,
+            served_by_id=None,
+            served_by_username=None,
+            served_by_ts=None,
+            updated_at=now,
+        )
+    )
+    await uow.conn.execute(
+        update(inquiries)
+        .where(inquiries.c.room_id == room_id)
+        .values(status=InquiryStatus.QUEUED, department_id=department_id, taken_at=None, created_at=now)
+    )
+    uow.record(RoomQueued(room_id=room_id))
+
+
+async def agent_department_ids(conn: AsyncConnection, agent_id: str) -> set[str]:
+    rows = await conn.execute(
+        select(department_agents.c.department_id).where(department_agents.c.agent_id == agent_id)
+    )
+    return {r[0] for r in rows}
+
+
+async def may_take_from(conn: AsyncConnection, user: User, department_id: str | None) -> bool:
+    """Managers take from every queue; an agent from the general queue and their departments'."""
+    if user.is_manager or department_id is None:
+        return True
+    return department_id in await agent_department_ids(conn, user.id)
+
+
+def _last_visitor_message() -> Any:
+    return (
+        select(messages.c.msg)
+        .where(messages.c.room_id == inquiries.c.room_id, messages.c.token.is_not(None))
+        .order_by(messages.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+async def queued_inquiries(
+    db: Database, user: User, *, department_id: str | None = None, offset: int = 0, count: int = 50
+) -> tuple[list[Inquiry], int]:
+    """The queue this user may take from, oldest first."""
+    async with db.engine.connect() as conn:
+        query = inquiry_query().add_columns(_last_visitor_message().label("last_message"))
+        query = query.where(inquiries.c.status == InquiryStatus.QUEUED)
+        if department_id:
+            query = query.where(inquiries.c.department_id == department_id)
+        if not user.is_manager:
+            mine = await agent_department_ids(conn, user.id)
+            query = query.where(inquiries.c.department_id.is_(None) | inquiries.c.department_id.in_(mine))
+        rows = (await conn.execute(query.order_by(inquiries.c.created_at, inquiries.c.id))).all()
+    found = [Inquiry(**{**inquiry_from_row(r).__dict__, "last_message": r.last_message}) for r in rows]
+    return found[offset : offset + count], len(found)
+
+
+async def take_inquiry(
+    db: Database, user: User, inquiry_id: str, *, for_user_id: str | None = None
+) -> Inquiry:
+    """An agent takes a queued chat: the room becomes served by them (a manager may name the agent)."""
+    async with db.transaction() as uow:
+        taker = user
+        if for_user_id and for_user_id != user.id:
+            if not user.is_manager:
+                raise Forbidden("error-not-allowed", "only managers assign a chat to someone else")
+            try:
+                taker = await find_user(uow.conn, user_id=for_user_id)
+            except NotFound:
+                raise InvalidInput("error-invalid-user", "userId: The user is invalid") from None
+        if not taker.is_agent:
+            raise InvalidInput("error-not-an-agent", f"{taker.username} is not a livechat agent")
+        row = (await uow.conn.execute(inquiry_query().where(inquiries.c.id == inquiry_id))).first()
+        if row is None:
+            raise NotFound("error-inquiry-not-found", f"no inquiry {inquiry_id!r}")
+        inquiry = inquiry_from_row(row)
+        if not await may_take_from(uow.conn, taker, inquiry.department_id):
+            raise Forbidden("error-not-allowed", "this chat waits in a department you do not serve")
+        now = utcnow()
+        # The status guard makes two agents racing for one chat safe: only one update matches.
+        taken = await uow.conn.execute(
+            update(inquiries)
+            .where(inquiries.c.id == inquiry_id, inquiries.c.status == InquiryStatus.QUEUED)
+            .values(status=InquiryStatus.TAKEN, taken_at=now)
+        )
+        if taken.rowcount != 1:
+            raise Conflict(
+                "error-inquiry-not-queued", f"this chat is {inquiry.status}, no longer in the queue"
+            )
+        await uow.conn.execute(
+            update(rooms)
+            .where(rooms.c.id == inquiry.room_id)
+            .values(
+                status=RoomStatus.SERVED,
+                served_by_id=taker.id,
+                served_by_username=taker.username,
+                served_by_ts=now,
+                updated_at=now,
+            )
+        )
+        uow.record(RoomTaken(room_id=inquiry.room_id, agent_id=taker.id))
+        return Inquiry(**{**inquiry.__dict__, "status": InquiryStatus.TAKEN, "taken_at": now})
+
+
+def _snapshot(room: Room) -> ServedBySnapshot | None:
+    if room.served_by is None:
+        return None
+    return ServedBySnapshot(
+        agent_id=room.served_by.id, username=room.served_by.username, ts=room.served_by.ts
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transferrer:
+    """Who moves the chat: an agent or manager, or the visitor themself."""
+
+    id: str
+    username: str
+    name: str | None
+    token: str | None = None
+
+
+async def _transfer_note(uow: UnitOfWork, room: Room, by: Transferrer, comment: str | None) -> None:
+    await insert_message(
+        uow.conn,
+        room_id=room.id,
+        msg=comment or "",
+        u_id=by.id,
+        u_username=by.username,
+        u_name=by.name,
+        t=TRANSFER_MESSAGE,
+    )
+
+
+async def forward_to_agent(
+    db: Database, actor: User, room_id: str, agent_id: str, comment: str | None
+) -> Room:
+    async with db.transaction() as uow:
+        room = await find_room(uow.conn, room_id, for_update=True)
+        _check_forward(actor, room)
+        try:
+            target = await find_user(uow.conn, user_id=agent_id)
+        except NotFound:
+            raise InvalidInput("error-invalid-user", "userId: no such user") from None
+        if not target.is_agent or not target.active:
+            raise InvalidInput("error-invalid-agent", f"{target.username} is not a livechat agent")
+        if room.served_by is not None and room.served_by.id == target.id:
+            raise InvalidInput("error-selected-agent-room-agent", "the chat is already served by this agent")
+        if target.livechat_status != AgentStatus.AVAILABLE:
+            raise InvalidInput("error-agent-not-available", f"{target.username} is not available now")
+        by = Transferrer(id=actor.id, username=actor.username, name=actor.name)
+        await _transfer_note(uow, room, by, comment)
+        uow.record(
+            RoomForwarded(
+                room_id=room.id,
+                old_served_by=_snapshot(room),
+                old_department_id=room.department_id,
+                to_department=False,
+            )
+        )
+        await assign(uow, room.id, AgentRef(target.id, target.username))
+        return await find_room(uow.conn, room.id)
+
+
+async def forward_to_department(
+    db: Database, actor: User, room_id: str, department_id: str, comment: str | None
+) -> Room:
+    async with db.transaction() as uow:
+        room = await find_room(uow.conn, room_id, for_update=True)
+        _check_forward(actor, room)
+        by = Transferrer(id=actor.id, username=actor.username, name=actor.name)
+        await _move_to_department(uow, room, department_id, by, comment)
+        return await find_room(uow.conn, room.id)
+
+
+async def transfer_by_visitor(db: Database, token: str | None, rid: str | None, department_id: str) -> Room:
+    """The visitor moves their chat to another department (Rocket.Chat's livechat/room.transfer)."""
+    async with db.transaction() as uow:
+        room = await visitor_room(uow.conn, token, rid)
+        room.ensure_open()
+        by = Transferrer(id=room.visitor_id, username=room.visitor_username, name=room.fname, token=token)
+        await _move_to_department(uow, room, department_id, by, None)
+        return await find_room(uow.conn, room.id)
+
+
+async def _move_to_department(
+    uow: UnitOfWork, room: Room, department_id: str, by: Transferrer, comment: str | None
+) -> None:
+    if not department_id:
+        raise InvalidInput("error-invalid-department", "departmentId: required")
+    if not await department_exists(uow.conn, department_id):
+        raise InvalidInput(
+            "error-invalid-department", f"departmentId: no enabled department {department_id!r}"
+        )
+    if department_id == room.department_id:
+        raise InvalidInput("error-same-department", "the chat is already in this department")
+    await uow.conn.execute(
+        update(rooms).where(rooms.c.id == room.id).values(department_id=department_id, updated_at=utcnow())
+    )
+    await uow.conn.execute(
+        update(inquiries).where(inquiries.c.room_id == room.id).values(department_id=department_id)
+    )
+    await _transfer_note(uow, room, by, comment)
+    uow.record(
+        RoomForwarded(
+            room_id=room.id,
+            old_served_by=_snapshot(room),
+            old_department_id=room.department_id,
+            to_department=True,
+        )
+    )
+    agent = await choose_agent(uow.conn, department_id)
+    if agent is not None:
+        await assign(uow, room.id, agent)
+    else:
+        await enqueue(uow, room.id, department_id)
+
+
+def _check_forward(actor: User, room: Room) -> None:
+    room.ensure_open()
+    serving = room.served_by is not None and room.served_by.id == actor.id
+    if not (serving or actor.is_manager):
+        raise Forbidden("error-not-allowed", "only the chat's agent or a manager forwards it")

@@ -1,0 +1,177 @@
+"""Visitors: registration by token, custom fields, page visits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from omnihook.domain.clock import utcnow
+from omnihook.domain.errors import InvalidInput, NotFound
+from omnihook.domain.ids import new_id
+from omnihook.domain.rooms import NAVIGATION_MESSAGE, Message, RoomStatus, Visitor
+from omnihook.livechat.accounts import EMAIL_RE
+from omnihook.livechat.departments import department_exists
+from omnihook.livechat.messages import insert_message
+from omnihook.livechat.queries import (
+    next_counter,
+    require_token,
+    visitor_by_token,
+    visitor_from_row,
+    visitor_room,
+)
+from omnihook.storage.database import Database
+from omnihook.storage.settings_store import read_settings
+from omnihook.storage.tables import rooms, visitors
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VisitorInput:
+    token: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    department: str | None = None
+    username: str | None = None
+    custom_fields: list[tuple[str, str, bool]] | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    host: str | None = None
+
+
+def _merge_fields(current: dict[str, Any], fields: list[tuple[str, str, bool]]) -> dict[str, Any]:
+    merged = dict(current)
+    for key, value, overwrite in fields:
+        if not KEY_RE.match(key):
+            raise InvalidInput("error-invalid-custom-field", f"key: {key!r} is not a valid field name")
+        if overwrite or key not in merged:
+            merged[key] = value
+    return merged
+
+
+async def register_visitor(db: Database, data: VisitorInput) -> Visitor:
+    """Create the visitor of this token, or update it (Rocket.Chat's POST livechat/visitor)."""
+    token = require_token(data.token)
+    if data.email is not None and not EMAIL_RE.match(data.email):
+        raise InvalidInput("error-invalid-email", f"visitor.email: {data.email!r} is not an email address")
+    async with db.transaction() as uow:
+        if data.department and not await department_exists(uow.conn, data.department):
+            raise InvalidInput(
+                "error-invalid-department", f"visitor.department: no department {data.department!r}"
+            )
+        row = (await uow.conn.execute(select(visitors).where(visitors.c.token == token))).first()
+        now = utcnow()
+        if row is None:
+            username = data.username
+            if username:
+                taken = await uow.conn.execute(select(visitors.c.id).where(visitors.c.username == username))
+                if taken.first() is not None:
+                    raise InvalidInput("error-username-taken", f"visitor.username: {username!r} is taken")
+            else:
+                username = f"guest-{await next_counter(uow.conn, 'guest')}"
+            visitor_id = new_id()
+            await uow.conn.execute(
+                insert(visitors).values(
+                    id=visitor_id,
+                    token=token,
+                    username=username,
+                    name=data.name or username,
+                    emails=[{"address": data.email}] if data.email else [],
+                    phones=[{"phoneNumber": data.phone}] if data.phone else [],
+                    department_id=data.department,
+                    custom_fields=_merge_fields({}, data.custom_fields or []),
+                    ip=data.ip,
+                    user_agent=data.user_agent,
+                    host=data.host,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        else:
+            visitor_id = row.id
+            changes: dict[str, Any] = {"updated_at": now}
+            if data.name:
+                changes["name"] = data.name
+            if data.email:
+                changes["emails"] = [{"address": data.email}]
+            if data.phone:
+                changes["phones"] = [{"phoneNumber": data.phone}]
+            if data.department:
+                changes["department_id"] = data.department
+            if data.custom_fields:
+                changes["custom_fields"] = _merge_fields(dict(row.custom_fields or {}), data.custom_fields)
+            for key in ("ip", "user_agent", "host"):
+                if getattr(data, key):
+                    changes[key] = getattr(data, key)
+            await uow.conn.execute(update(visitors).where(visitors.c.id == visitor_id).values(**changes))
+            if data.name:
+                # The open chat's label follows the visitor's name.
+                await uow.conn.execute(
+                    update(rooms)
+                    .where(rooms.c.visitor_id == visitor_id, rooms.c.status != RoomStatus.CLOSED)
+                    .values(fname=data.name)
+                )
+        fresh = (await uow.conn.execute(select(visitors).where(visitors.c.id == visitor_id))).one()
+        return visitor_from_row(fresh)
+
+
+async def get_visitor(db: Database, token: str) -> Visitor:
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(select(visitors).where(visitors.c.token == token))).first()
+    if row is None:
+        raise NotFound("invalid-token", "no visitor has this token")
+    return visitor_from_row(row)
+
+
+async def set_custom_fields(
+    db: Database, *, token: str | None, fields: list[tuple[str, str, bool]]
+) -> list[tuple[str, str, bool]]:
+    """Store the visitor's custom fields; without `overwrite`, an existing value is kept."""
+    if not fields:
+        raise InvalidInput("error-invalid-custom-field", "customFields: at least one field")
+    async with db.transaction() as uow:
+        visitor = await visitor_by_token(uow.conn, token)
+        merged = _merge_fields(visitor.custom_fields, fields)
+        await uow.conn.execute(
+            update(visitors)
+            .where(visitors.c.id == visitor.id)
+            .values(custom_fields=merged, updated_at=utcnow())
+        )
+    return fields
+
+
+async def page_visited(
+    db: Database, *, token: str | None, rid: str | None, title: str, href: str, change: str | None = None
+) -> Message | None:
+    """Record a page the visitor opened, as a navigation message in their open room (if any).
+
+    The message is hidden unless Livechat_Visitor_navigation_as_a_message is on, as in Rocket.Chat.
+    """
+    if not href:
+        raise InvalidInput("error-invalid-page", "pageInfo.location.href: required")
+    async with db.transaction() as uow:
+        visitor = await visitor_by_token(uow.conn, token)
+        if not rid:
+            return None
+        room = await visitor_room(uow.conn, token, rid)
+        if not room.is_open:
+            return None
+        setting = "Livechat_Visitor_navigation_as_a_message"
+        visible = bool((await read_settings(uow.conn, [setting])).get(setting, False))
+        return await insert_message(
+            uow.conn,
+            room_id=room.id,
+            msg=f"{title} - {href}",
+            u_id=visitor.id,
+            u_username=visitor.username,
+            u_name=visitor.name,
+            t=NAVIGATION_MESSAGE,
+            hidden=not visible,
+            navigation={
+                "page": {"title": title, "change": change, "location": {"href": href}, "token": token}
+            },
+        )
