@@ -87,7 +87,8 @@ const OH = (() => {
   // Resolves to the logged-in user allowed on this page, or sends the browser to the login page.
   async function start() {
     const role = document.body.dataset.role;
-    if (role === "anyone" || role === "visitor") {
+    if (role === "visitor") return null;
+    if (role === "anyone") {
       if (credentials()) showUser().catch(() => {});
       return null;
     }

@@ -14,6 +14,9 @@ const SETTING_KEYS = {
   Livechat_webhook_on_offline_msg: "LivechatWebhookOnOfflineMsg",
   Livechat_webhook_on_visitor_message: "LivechatWebhookOnVisitorMessage",
   Livechat_webhook_on_agent_message: "LivechatWebhookOnAgentMessage",
+  // omnihook's own: how often and how far apart a failed delivery is retried.
+  Livechat_webhook_retries: "LivechatWebhookRetries",
+  Livechat_webhook_retry_delay: "LivechatWebhookRetryDelay",
 };
 const NUMBER_KEYS = ["LivechatHttpTimeout", "LivechatWebhookRetries", "LivechatWebhookRetryDelay"];
 // Words in an error that point at a field when the error does not name the key itself.
@@ -36,14 +39,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   let saved = null;
 
   await OH.start();
-
-  function settingKey(id) {
-    if (SETTING_KEYS[id]) return SETTING_KEYS[id];
-    // Our own settings (retries, delay) follow the same naming: find them by their meaning.
-    if (/retry.?delay/i.test(id)) return "LivechatWebhookRetryDelay";
-    if (/retries/i.test(id)) return "LivechatWebhookRetries";
-    return null;
-  }
 
   function readForm() {
     const values = {};
@@ -129,7 +124,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     const result = await OH.api("GET", "livechat/integrations.settings");
     const values = {};
     for (const setting of result.settings) {
-      const key = settingKey(setting._id);
+      const key = SETTING_KEYS[setting._id];
       if (key) values[key] = setting.value;
     }
     // Hide our extra fields if this server does not have them.

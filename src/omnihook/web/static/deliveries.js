@@ -1,0 +1,90 @@
+// Deliveries: the delivery log with filters; rows link to the detail page.
+"use strict";
+
+const PAGE_SIZE = 50;
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const form = document.getElementById("filters");
+  const table = document.getElementById("deliveries");
+  const body = table.querySelector("tbody");
+  const info = document.getElementById("page-info");
+  const prev = document.getElementById("prev");
+  const next = document.getElementById("next");
+  const params = new URLSearchParams(location.search);
+  let offset = Number(params.get("offset") || 0);
+  for (const name of ["status", "type", "roomId"]) form.elements[name].value = params.get(name) || "";
+
+  await OH.start();
+
+  function filters() {
+    return {
+      status: form.elements.status.value,
+      type: form.elements.type.value,
+      roomId: form.elements.roomId.value.trim(),
+    };
+  }
+
+  function row(d) {
+    const link = `/admin/deliveries/${encodeURIComponent(d._id)}`;
+    const cells = [
+      OH.el("td", {}, OH.el("a", { href: link, title: d._id }, OH.time(d.createdAt))),
+      OH.el("td", {}, d.type),
+      OH.el("td", {}, d.roomId ? OH.el("code", {}, d.roomId) : "—"),
+      OH.el("td", {}, OH.el("span", { class: `badge ${d.status}` }, d.status)),
+      OH.el("td", { class: "num" }, d.attempts),
+      OH.el("td", { class: "num" }, d.lastStatusCode ?? (d.lastError ? "error" : "—")),
+      OH.el("td", {}, d.status === "pending" ? OH.time(d.nextAttemptAt) : "—"),
+      OH.el("td", {}, OH.el("a", { href: link }, "Details")),
+    ];
+    return OH.el("tr", { dataset: { id: d._id, status: d.status, type: d.type } }, cells);
+  }
+
+  async function load() {
+    table.setAttribute("aria-busy", "true");
+    const f = filters();
+    history.replaceState(null, "", `${location.pathname}${OH.query({ ...f, offset: offset || "" })}`);
+    try {
+      const result = await OH.api("GET", `omnihook/deliveries${OH.query({ ...f, offset, count: PAGE_SIZE })}`);
+      const items = result.deliveries || [];
+      body.replaceChildren(
+        ...(items.length
+          ? items.map(row)
+          : [OH.el("tr", {}, OH.el("td", { colspan: 8, class: "empty" }, "No deliveries match."))]),
+      );
+      const total = result.total ?? items.length;
+      info.textContent = items.length ? `${offset + 1}–${offset + items.length} of ${total}` : "";
+      prev.disabled = offset === 0;
+      next.disabled = offset + items.length >= total;
+      OH.showPageError("");
+    } catch (err) {
+      OH.showPageError(`Could not load the deliveries: ${err.message}`);
+    } finally {
+      table.setAttribute("aria-busy", "false");
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    offset = 0;
+    load();
+  });
+  for (const select of form.querySelectorAll("select")) select.addEventListener("change", () => form.requestSubmit());
+  document.getElementById("refresh").addEventListener("click", load);
+  prev.addEventListener("click", () => {
+    offset = Math.max(0, offset - PAGE_SIZE);
+    load();
+  });
+  next.addEventListener("click", () => {
+    offset += PAGE_SIZE;
+    load();
+  });
+
+  await load();
+  // New chat events mean new deliveries: reload when the first page is shown (debounced).
+  let pending = null;
+  OH.agentStream((note) => {
+    if (note.kind === "hello" || offset !== 0) return;
+    clearTimeout(pending);
+    pending = setTimeout(load, 300);
+  });
+});
