@@ -1,0 +1,79 @@
+"""Webhook endpoints as the outbox and the dispatcher see them, and the cache the outbox reads."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnihook.storage.tables import webhook_endpoints
+
+Format = Literal["rocketchat", "standard"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointConfig:
+    id: str
+    name: str
+    url: str
+    format: Format
+    secret: str | None
+    enabled: bool
+    event_types: frozenset[str]
+    timeout_ms: int
+    max_retries: int
+    retry_delay_ms: int
+    max_in_flight: int
+    ordered: bool
+
+    def wants(self, keys: Iterable[str]) -> bool:
+        return self.enabled and any(k in self.event_types for k in keys)
+
+
+def endpoint_from_row(row: Any) -> EndpointConfig:
+    return EndpointConfig(
+        id=row.id,
+        name=row.name,
+        url=row.url,
+        format=row.format,
+        secret=row.secret or None,
+        enabled=bool(row.enabled),
+        event_types=frozenset(row.event_types or ()),
+        timeout_ms=int(row.timeout_ms),
+        max_retries=int(row.max_retries),
+        retry_delay_ms=int(row.retry_delay_ms),
+        max_in_flight=max(1, int(row.max_in_flight)),
+        ordered=bool(row.ordered),
+    )
+
+
+async def load_endpoints(conn: AsyncConnection) -> dict[str, EndpointConfig]:
+    rows = await conn.execute(select(webhook_endpoints))
+    return {row.id: endpoint_from_row(row) for row in rows}
+
+
+class EndpointCache:
+    """The endpoints in memory, so that an event no endpoint wants costs no query.
+
+    Invalidated at once in this process when they change; other processes see a change within
+    `ttl` seconds (and at once on PostgreSQL, where a NOTIFY invalidates them).
+    """
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._endpoints: dict[str, EndpointConfig] | None = None
+        self._loaded_at = 0.0
+
+    def invalidate(self) -> None:
+        self._endpoints = None
+
+    async def get(self, conn: AsyncConnection) -> dict[str, EndpointConfig]:
+        now = time.monotonic()
+        if self._endpoints is None or now - self._loaded_at > self.ttl:
+            self._endpoints = await load_endpoints(conn)
+            self._loaded_at = now
+        return self._endpoints

@@ -1,0 +1,244 @@
+"""Payloads in Rocket.Chat's shape, rendered from the tables in the transaction of the event.
+
+Keys follow `sendToCRM` + `getLivechatRoomGuestInfo` (the seed's samples and the reference): the room,
+its visitor, its agent, `type`, `messages`, then the extra fields of each type. Session events carry the
+transcript (system messages dropped, the closing message kept); `Message` carries the one message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnihook.domain.clock import iso, utcnow
+from omnihook.domain.events import (
+    DomainEvent,
+    MessageSent,
+    OfflineMessageReceived,
+    RoomForwarded,
+    RoomInfoEdited,
+)
+from omnihook.storage.tables import messages, rooms, users, visitors
+from omnihook.webhooks.catalog import EventType
+
+# System messages that Rocket.Chat keeps in webhook transcripts (`sendMessageType`).
+KEPT_SYSTEM_MESSAGES = ("livechat-close",)
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return orjson.dumps(payload).decode()
+
+
+def _ts(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None
+
+
+async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> dict[str, Any] | None:
+    """The payload of `event` sent as `kind`, or None when Rocket.Chat would send nothing."""
+    if isinstance(event, OfflineMessageReceived):
+        return {
+            "type": kind.value,
+            "sentAt": iso(event.occurred_at),
+            "visitor": {"name": event.name, "email": event.email},
+            "message": event.message,
+            "departmentId": event.department_id,
+        }
+    if event.room_id is None:
+        return None
+    room = (await conn.execute(select(rooms).where(rooms.c.id == event.room_id))).first()
+    if room is None:
+        return None
+    if isinstance(event, RoomInfoEdited) and room.status != "closed":
+        return None  # Rocket.Chat sends LivechatEdit for closed rooms only
+    payload = await _room_info(conn, room)
+    if payload is None:
+        return None
+    payload["type"] = kind.value
+    if isinstance(event, MessageSent):
+        row = (await conn.execute(select(messages).where(messages.c.id == event.message_id))).first()
+        if row is None or row.hidden or (_type(row) is not None and _type(row) not in KEPT_SYSTEM_MESSAGES):
+            return None
+        payload["messages"] = [_message(row, payload["visitor"]["username"])]
+    else:
+        payload["messages"] = await _transcript(conn, room.id, payload["visitor"]["username"])
+    payload.update(_extra_fields(kind, room, event))
+    return payload
+
+
+async def _room_info(conn: AsyncConnection, room: Any) -> dict[str, Any] | None:
+    visitor = (await conn.execute(select(visitors).where(visitors.c.id == room.visitor_id))).first()
+    if visitor is None:
+        return None
+    info: dict[str, Any] = {
+        "_id": room.id,
+        "label": room.fname,
+        "createdAt": iso(room.created_at),
+        "lastMessageAt": _ts(room.last_message_at),
+        "tags": list(room.tags or []),
+        "customFields": dict(room.custom_fields or {}),
+        "visitor": {
+            "_id": visitor.id,
+            "token": visitor.token,
+            "name": visitor.name,
+            "username": visitor.username,
+            "department": visitor.department_id,
+            "ip": visitor.ip,
+            "host": visitor.host,
+            "customFields": dict(visitor.custom_fields or {}),
+            "email": [{"address": e["address"]} for e in (visitor.emails or []) if e.get("address")],
+            "phone": [
+                {"phoneNumber": p["phoneNumber"]} for p in (visitor.phones or []) if p.get("phoneNumber")
+            ]
+            or None,
+        },
+    }
+    if room.topic:
+        info["topic"] = room.topic
+    if room.served_by_id:
+        agent = (await conn.execute(select(users).where(users.c.id == room.served_by_id))).first()
+        if agent is not None:
+            info["agent"] = {
+                "_id": agent.id,
+                "username": agent.username,
+                "name": agent.name,
+                "email": agent.email,
+            }
+    if room.crm_data is not None:
+        info["crmData"] = room.crm_data
+    return info
+
+
+def _type(row: Any) -> str | None:
+    # Not `row.t`: on a SQLAlchemy Row that is the row as a tuple, not the column.
+    value: str | None = row._mapping["t"]
+    return value
+
+
+def _message(row: Any, visitor_username: str) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "u": {"_id": row.u_id, "username": row.u_username, "name": row.u_name},
+        "_id": row.id,
+        "username": row.u_username,
+        "msg": row.msg,
+        "ts": iso(row.ts),
+        "rid": row.room_id,
+    }
+    if row.u_username != visitor_username:  # Rocket.Chat's rule: anyone but the visitor
+        message["agentId"] = row.u_id
+    if _type(row) == "livechat-close" or row.closing_message:
+        message["closingMessage"] = True
+    message["_updatedAt"] = iso(row.updated_at)
+    return message
+
+
+async def _transcript(conn: AsyncConnection, room_id: str, visitor_username: str) -> list[dict[str, Any]]:
+    query = (
+        select(messages)
+        .where(
+            and_(
+                messages.c.room_id == room_id,
+                messages.c.hidden.is_(False),
+                or_(messages.c.t.is_(None), messages.c.t.in_(KEPT_SYSTEM_MESSAGES)),
+            )
+        )
+        .order_by(messages.c.seq)
+    )
+    return [_message(row, visitor_username) for row in await conn.execute(query)]
+
+
+def _served_by(room: Any) -> dict[str, Any] | None:
+    if not room.served_by_id:
+        return None
+    return {"_id": room.served_by_id, "username": room.served_by_username, "ts": _ts(room.served_by_ts)}
+
+
+def _extra_fields(kind: EventType, room: Any, event: DomainEvent) -> dict[str, Any]:
+    """`getAdditionalFieldsByType`: what each session type adds to the room's information."""
+    if kind in (EventType.SESSION_START, EventType.SESSION_QUEUED):
+        return {"departmentId": room.department_id}
+    if kind == EventType.SESSION_TAKEN:
+        return {"departmentId": room.department_id, "servedBy": _served_by(room)}
+    if kind == EventType.SESSION_FORWARDED:
+        extra: dict[str, Any] = {"departmentId": room.department_id, "servedBy": _served_by(room)}
+        if isinstance(event, RoomForwarded):
+            if event.old_department_id is not None:
+                extra["oldDepartmentId"] = event.old_department_id
+            if event.old_served_by is not None:
+                extra["oldServedBy"] = {
+                    "_id": event.old_served_by.agent_id,
+                    "username": event.old_served_by.username,
+                    "ts": iso(event.old_served_by.ts),
+                }
+        return extra
+    if kind == EventType.SESSION:
+        return {
+            "departmentId": room.department_id,
+            "servedBy": _served_by(room),
+            "closedAt": _ts(room.closed_at),
+            "closedBy": {"_id": room.closed_by_id, "username": room.closed_by_username}
+            if room.closed_by_id
+            else None,
+            "closer": room.closer,
+        }
+    return {}
+
+
+def sample_payload() -> dict[str, Any]:
+    """The fixed LivechatSession sample that Send Test posts (Rocket.Chat's, with arrays for contacts)."""
+    now = iso(utcnow())
+    return {
+        "type": EventType.SESSION.value,
+        "_id": "fasd6f5a4sd6f8a4sdf",
+        "label": "title",
+        "topic": "asiodojf",
+        "createdAt": now,
+        "lastMessageAt": now,
+        "tags": ["tag1", "tag2", "tag3"],
+        "customFields": {"productId": "123456"},
+        "visitor": {
+            "_id": "",
+            "token": "",
+            "name": "visitor name",
+            "username": "visitor-username",
+            "department": "department",
+            "email": [{"address": "email@address.com"}],
+            "phone": [{"phoneNumber": "192873192873"}],
+            "ip": "123.456.7.89",
+            "browser": "Chrome",
+            "os": "Linux",
+            "customFields": {"customerId": "123456"},
+        },
+        "agent": {
+            "_id": "asdf89as6df8",
+            "username": "agent.username",
+            "name": "Agent Name",
+            "email": "agent@email.com",
+        },
+        "messages": [
+            {
+                "u": {"_id": "", "username": "visitor-username", "name": "visitor name"},
+                "_id": "sample-message-1",
+                "username": "visitor-username",
+                "msg": "message content",
+                "ts": now,
+            },
+            {
+                "u": {"_id": "asdf89as6df8", "username": "agent.username", "name": "Agent Name"},
+                "_id": "sample-message-2",
+                "username": "agent.username",
+                "agentId": "asdf89as6df8",
+                "msg": "message content from agent",
+                "ts": now,
+            },
+        ],
+    }
+
+
+def standard_body(kind: str, created_at: datetime, payload_json: str) -> bytes:
+    """Standard Webhooks' envelope `{type, timestamp, data}` around an already rendered payload."""
+    head = orjson.dumps({"type": kind, "timestamp": iso(created_at)})
+    return head[:-1] + b',"data":' + payload_json.encode() + b"}"
