@@ -10,12 +10,13 @@ from fastapi import FastAPI
 
 from omnihook import __version__
 from omnihook.api.errors import install_error_handlers
-from omnihook.api.routes import auth
+from omnihook.api.routes import auth, webhooks
 from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
 from omnihook.storage.database import Database
 from omnihook.storage.migrate import migrate
 from omnihook.web import install_web
+from omnihook.webhooks.runtime import WebhookRuntime
 
 log = logging.getLogger("omnihook")
 
@@ -44,6 +45,7 @@ async def announce_first_admin(db: Database, settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.database_url)
+    webhook_runtime = WebhookRuntime(db, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await webhook_runtime.close()
             await db.dispose()
 
     app = FastAPI(
@@ -62,7 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.webhooks = webhook_runtime
     install_error_handlers(app)
     app.include_router(auth.router)
+    app.include_router(webhooks.router)
     install_web(app, db)
     return app
