@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from omnihook.api.app import create_app
 from omnihook.config import Settings
 from tests import databases
+from tests.receiver import Receiver, running_receiver
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-1"
@@ -82,3 +83,10 @@ async def login_headers(client: httpx.AsyncClient, username: str, password: str)
 @pytest.fixture
 async def admin(client: httpx.AsyncClient) -> dict[str, str]:
     return await login_headers(client, ADMIN_USERNAME, ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on loopback (see tests/receiver.py)."""
+    with running_receiver() as running:
+        yield running
