@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from omnihook.storage.types import BigSerial, UtcDateTime
@@ -255,6 +256,15 @@ deliveries = Table(
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_order", "endpoint_id", "ordering_key", "seq"),
     Index("ix_deliveries_room", "room_id"),
+    # The dispatcher's claim: the head of each (endpoint, ordering key) queue among pending rows only.
+    Index(
+        "ix_deliveries_queue",
+        "endpoint_id",
+        "ordering_key",
+        "seq",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 delivery_attempts = Table(
