@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from bench.receiver import run_fast
+from bench.receiver import message_ids, run_fast
 
 HEADERS = {"Content-Type": "application/json"}
 
@@ -120,11 +120,21 @@ async def naive_send(
     retry_delay: float = 10.0,
     request_timeout: float = 5.0,
     hold: float = 0.0,
+    rate: float = 0.0,
+    submitted: dict[str, float] | None = None,
 ) -> dict[str, int]:
+    """Send every payload; at `rate` a second when given (recording each message's submit time)."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as http:
         sender = NaiveSender(http, url, attempts=attempts, retry_delay=retry_delay, timeout=request_timeout)
-        for payload in payloads:
+        start = time.monotonic()
+        for i, payload in enumerate(payloads):
+            if rate:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if submitted is not None:
+                    submitted[message_ids(payload)[1] or str(i)] = time.time()
             sender.send(payload)
         if hold:
             print(f"SUBMITTED {len(payloads)}", flush=True)
@@ -134,8 +144,9 @@ async def naive_send(
         return {"delivered": sender.delivered, "given_up": sender.given_up, "pending": sender.pending}
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
-    payloads = read_payloads(Path(args.payloads))
+async def run(
+    args: argparse.Namespace, payloads: list[bytes], submitted: dict[str, float]
+) -> dict[str, object]:
     started = time.time()
     if args.mode == "bare":
         result: dict[str, object] = {"delivered": await bare_send(args.url, payloads, args.concurrency)}
@@ -148,9 +159,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 attempts=args.attempts,
                 retry_delay=args.retry_delay,
                 hold=args.hold,
+                rate=args.rate,
+                submitted=submitted,
             )
         )
     result["elapsed"] = time.time() - started
+    result["cpu"] = time.process_time()
     return result
 
 
@@ -169,7 +183,10 @@ def main(argv: list[str]) -> None:
     )
     args = parser.parse_args(argv)
     print("READY", flush=True)
-    result = run_fast(run(args))
+    submitted: dict[str, float] = {}
+    result = run_fast(run(args, read_payloads(Path(args.payloads)), submitted))
+    if args.submitted:
+        Path(args.submitted).write_bytes(orjson.dumps(submitted))
     print("DONE " + orjson.dumps(result).decode(), flush=True)
 
 

@@ -35,12 +35,12 @@ class Recorder:
 
     def record(self, name: str, body: bytes, webhook_id: str | None) -> None:
         now = time.time()
-        room_id, message_id = _ids(body)
+        room_id, message_id = message_ids(body)
         self.arrivals.append((now, name, room_id, message_id, webhook_id))
         self.by_name[name] += 1
 
 
-def _ids(body: bytes) -> tuple[str | None, str | None]:
+def message_ids(body: bytes) -> tuple[str | None, str | None]:
     """The room and first message ids of a Rocket.Chat payload, or of a standard `{type, data}` one."""
     try:
         payload: Any = orjson.loads(body)

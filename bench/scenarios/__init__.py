@@ -15,4 +15,11 @@ class Scenario:
     run: Callable[[Context], Awaitable[ScenarioResult]]
 
 
-SCENARIOS: dict[str, Scenario] = {}
+def _registry() -> dict[str, Scenario]:
+    from bench.scenarios import flood, ingest, steady
+
+    modules = {"flood": flood, "steady": steady, "ingest": ingest}
+    return {name: Scenario(m.TITLE, m.run) for name, m in modules.items()}
+
+
+SCENARIOS: dict[str, Scenario] = _registry()
