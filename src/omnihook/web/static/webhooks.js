@@ -110,7 +110,9 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (field) {
       field.classList.add("invalid");
       const box = field.querySelector(".field-error");
-      box.textContent = message;
+      // Name the field as the page does, not by its API key.
+      const label = field.querySelector("label, legend");
+      box.textContent = label ? message.replace(field.dataset.field, label.textContent.trim()) : message;
       box.hidden = false;
       const input = field.querySelector("input");
       if (input) input.focus();
