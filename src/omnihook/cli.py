@@ -28,6 +28,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        # Live pages hold Server-Sent Events streams open: don't wait for them forever on stop.
+        timeout_graceful_shutdown=5,
     )
 
 
