@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from omnihook.domain.clock import iso
+from omnihook.domain.rooms import Department, DepartmentAgent, Inquiry, Message, Room, Visitor
 from omnihook.domain.users import User
 
 
@@ -17,4 +20,142 @@ def user_json(user: User) -> dict[str, Any]:
         "active": user.active,
         "statusLivechat": user.livechat_status,
         "type": "user",
+    }
+
+
+# --- livechat -----------------------------------------------------------------------------------
+
+
+def _maybe_iso(ts: datetime | None) -> str | None:
+    return iso(ts) if ts is not None else None
+
+
+def visitor_json(v: Visitor) -> dict[str, Any]:
+    return {
+        "_id": v.id,
+        "token": v.token,
+        "username": v.username,
+        "name": v.name,
+        "ts": iso(v.created_at),
+        "_updatedAt": iso(v.updated_at),
+        "department": v.department_id,
+        "visitorEmails": v.emails,
+        "phone": v.phones or None,
+        "livechatData": v.custom_fields,
+        "ip": v.ip,
+        "host": v.host,
+        "userAgent": v.user_agent,
+        "status": "online",
+    }
+
+
+def room_json(r: Room) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "_id": r.id,
+        "t": "l",
+        "fname": r.fname,
+        "ts": iso(r.created_at),
+        "lm": _maybe_iso(r.last_message_at),
+        "msgs": r.message_count,
+        "open": r.is_open,
+        "status": r.status.value,
+        "v": {
+            "_id": r.visitor_id,
+            "username": r.visitor_username,
+            "token": r.visitor_token,
+            "status": "online",
+        },
+        "departmentId": r.department_id,
+        "tags": r.tags,
+        "livechatData": r.custom_fields,
+        "topic": r.topic,
+        "source": {"type": r.source},
+        "_updatedAt": iso(r.updated_at),
+    }
+    if r.served_by is not None:
+        body["servedBy"] = {
+            "_id": r.served_by.id,
+            "username": r.served_by.username,
+            "ts": iso(r.served_by.ts),
+        }
+    if r.crm_data is not None:
+        body["crmData"] = r.crm_data
+    if r.closed_at is not None:
+        body["closedAt"] = iso(r.closed_at)
+        body["closedBy"] = {"_id": r.closed_by_id, "username": r.closed_by_username}
+        body["closer"] = r.closer
+        body["closingComment"] = r.closing_comment
+    return body
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "_id": m.id,
+        "rid": m.room_id,
+        "msg": m.msg,
+        "ts": iso(m.ts),
+        "u": {"_id": m.u_id, "username": m.u_username, "name": m.u_name},
+        "_updatedAt": iso(m.updated_at),
+    }
+    if m.token is not None:
+        body["token"] = m.token
+    if m.agent_id is not None:
+        body["agentId"] = m.agent_id
+    if m.t is not None:
+        body["t"] = m.t
+    if m.closing_message:
+        body["closingMessage"] = True
+    if m.navigation is not None:
+        body["navigation"] = m.navigation
+    return body
+
+
+def inquiry_json(i: Inquiry) -> dict[str, Any]:
+    return {
+        "_id": i.id,
+        "rid": i.room_id,
+        "t": "l",
+        "name": i.visitor_name,
+        "message": i.last_message,
+        "status": i.status.value,
+        "department": i.department_id,
+        "ts": iso(i.created_at),
+        "queuedAt": iso(i.created_at),
+        "takenAt": _maybe_iso(i.taken_at),
+        "v": {
+            "_id": i.visitor_id,
+            "username": i.visitor_username,
+            "token": i.visitor_token,
+            "status": "online",
+        },
+        "_updatedAt": iso(i.taken_at or i.created_at),
+    }
+
+
+def department_json(d: Department) -> dict[str, Any]:
+    return {
+        "_id": d.id,
+        "name": d.name,
+        "description": d.description,
+        "email": d.email,
+        "enabled": d.enabled,
+        "showOnRegistration": d.show_on_registration,
+        "showOnOfflineForm": d.show_on_offline_form,
+        "numAgents": len(d.agents),
+        "type": "d",
+        "_updatedAt": iso(d.updated_at),
+    }
+
+
+def department_agent_json(a: DepartmentAgent, department: Department) -> dict[str, Any]:
+    return {
+        "_id": f"{department.id}:{a.agent_id}",
+        "agentId": a.agent_id,
+        "departmentId": department.id,
+        "departmentEnabled": department.enabled,
+        "username": a.username,
+        "name": a.name,
+        "statusLivechat": a.livechat_status,
+        "count": 0,
+        "order": 0,
     }

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
-from omnihook.domain.errors import Conflict, Forbidden
+from omnihook.domain.errors import Conflict, Forbidden, NotFound
 from omnihook.domain.events import MessageSent
 from omnihook.domain.ids import new_id
 from omnihook.domain.rooms import Message, Room, RoomStatus, validate_text
@@ -207,3 +207,19 @@ async def sync(db: Database, user: User, *, rid: str, since: datetime | None) ->
         if since is not None:
             query = query.where(messages.c.updated_at > since)
         return [message_from_row(r) for r in await conn.execute(query.order_by(messages.c.seq))]
+
+
+async def visitor_message(db: Database, *, token: str | None, rid: str | None, message_id: str) -> Message:
+    """One visible message of the visitor's own room."""
+    async with db.engine.connect() as conn:
+        room = await visitor_room(conn, token, rid)
+        row = (
+            await conn.execute(
+                select(messages).where(
+                    messages.c.id == message_id, messages.c.room_id == room.id, messages.c.hidden.is_(False)
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound("invalid-message", f"no message {message_id!r} in this room")
+    return message_from_row(row)

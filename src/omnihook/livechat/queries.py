@@ -93,7 +93,7 @@ def message_from_row(row: Any) -> Message:
         u_name=row.u_name,
         token=row.token,
         agent_id=row.agent_id,
-        t=row.t,
+        t=row._mapping["t"],  # Row.t is SQLAlchemy's own attribute
         closing_message=row.closing_message,
         hidden=row.hidden,
         navigation=row.navigation,

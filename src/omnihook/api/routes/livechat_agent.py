@@ -1,0 +1,176 @@
+"""The agent side of the livechat: the queue, taking, answering, forwarding, closing, listing rooms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, model_validator
+
+from omnihook.api.deps import DB, Agent
+from omnihook.api.presenters import inquiry_json, message_json, room_json
+from omnihook.livechat import messages, rooms, routing
+from omnihook.livechat.rooms import GuestData, RoomData, RoomFilter
+
+router = APIRouter(prefix="/api/v1", tags=["livechat agent"])
+
+Offset = Annotated[int, Query(ge=0)]
+Count = Annotated[int, Query(ge=1, le=500)]
+Id = Annotated[str, Field(min_length=1, max_length=32)]
+
+
+@router.get("/livechat/inquiries.queued")
+@router.get("/livechat/inquiries.queuedForUser")
+async def inquiries_queued(
+    user: Agent, db: DB, department: str | None = None, offset: Offset = 0, count: Count = 50
+) -> dict[str, Any]:
+    """The chats waiting in the queue that this agent may take (managers: all), oldest first."""
+    found, total = await routing.queued_inquiries(
+        db, user, department_id=department, offset=offset, count=count
+    )
+    return {
+        "inquiries": [inquiry_json(i) for i in found],
+        "count": len(found),
+        "offset": offset,
+        "total": total,
+        "success": True,
+    }
+
+
+class TakeBody(BaseModel):
+    inquiryId: Id
+    userId: str | None = Field(default=None, max_length=32)
+
+
+@router.post("/livechat/inquiries.take")
+async def inquiries_take(body: TakeBody, user: Agent, db: DB) -> dict[str, Any]:
+    inquiry = await routing.take_inquiry(db, user, body.inquiryId, for_user_id=body.userId)
+    return {"inquiry": inquiry_json(inquiry), "success": True}
+
+
+class OutgoingMessage(BaseModel):
+    rid: Id
+    msg: str
+    id: str | None = Field(default=None, alias="_id", min_length=1, max_length=32)
+
+
+class SendMessageBody(BaseModel):
+    message: OutgoingMessage
+
+
+@router.post("/chat.sendMessage")
+async def send_message(body: SendMessageBody, user: Agent, db: DB) -> dict[str, Any]:
+    m = body.message
+    message = await messages.send_agent_message(db, user, rid=m.rid, msg=m.msg, message_id=m.id)
+    return {"message": message_json(message), "success": True}
+
+
+class ForwardBody(BaseModel):
+    roomId: Id
+    userId: str | None = Field(default=None, max_length=32)
+    departmentId: str | None = Field(default=None, max_length=32)
+    comment: str | None = Field(default=None, max_length=5000)
+    clientAction: bool | None = None
+
+    @model_validator(mode="after")
+    def one_target(self) -> ForwardBody:
+        if bool(self.userId) == bool(self.departmentId):
+            raise ValueError("give exactly one of userId (an agent) or departmentId")
+        return self
+
+
+@router.post("/livechat/room.forward")
+async def room_forward(body: ForwardBody, user: Agent, db: DB) -> dict[str, Any]:
+    """Hand the chat to another agent, or to a department (routed again: an agent or the queue)."""
+    if body.userId:
+        await routing.forward_to_agent(db, user, body.roomId, body.userId, body.comment)
+    else:
+        assert body.departmentId is not None
+        await routing.forward_to_department(db, user, body.roomId, body.departmentId, body.comment)
+    return {"success": True}
+
+
+class CloseByUserBody(BaseModel):
+    rid: Id
+    comment: str | None = Field(default=None, max_length=5000)
+    tags: list[str] | None = None
+
+
+@router.post("/livechat/room.closeByUser")
+async def room_close_by_user(body: CloseByUserBody, user: Agent, db: DB) -> dict[str, Any]:
+    await rooms.close_by_user(db, user, rid=body.rid, comment=body.comment, tags=body.tags)
+    return {"success": True}
+
+
+@router.get("/livechat/rooms")
+async def list_rooms(
+    user: Agent,
+    db: DB,
+    open: bool | None = None,
+    agents: Annotated[list[str] | None, Query(alias="agents[]")] = None,
+    agent: str | None = None,
+    departmentId: str | None = None,
+    offset: Offset = 0,
+    count: Count = 50,
+) -> dict[str, Any]:
+    """Filters: `open=true|false`, `agents[]` (or `agent`), `departmentId`. Agents see their own rooms."""
+    agent_ids = [*(agents or []), *([agent] if agent else [])]
+    found, total = await rooms.list_rooms(
+        db,
+        user,
+        RoomFilter(open=open, agent_ids=agent_ids, department_id=departmentId, offset=offset, count=count),
+    )
+    return {
+        "rooms": [room_json(r) for r in found],
+        "count": len(found),
+        "offset": offset,
+        "total": total,
+        "success": True,
+    }
+
+
+@router.get("/rooms.info")
+async def rooms_info(user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    return {"room": room_json(await rooms.room_info(db, user, roomId)), "success": True}
+
+
+@router.get("/chat.syncMessages")
+async def sync_messages(
+    user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)], lastUpdate: datetime | None = None
+) -> dict[str, Any]:
+    """Messages changed after `lastUpdate` (all without it), oldest first."""
+    found = await messages.sync(db, user, rid=roomId, since=lastUpdate)
+    return {"result": {"updated": [message_json(m) for m in found], "deleted": []}, "success": True}
+
+
+class GuestDataIn(BaseModel):
+    id: Id = Field(alias="_id")
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=50)
+    livechatData: dict[str, Any] | None = None
+
+
+class RoomDataIn(BaseModel):
+    id: Id = Field(alias="_id")
+    topic: str | None = Field(default=None, max_length=1000)
+    tags: list[str] | None = None
+    livechatData: dict[str, Any] | None = None
+
+
+class SaveInfoBody(BaseModel):
+    guestData: GuestDataIn
+    roomData: RoomDataIn
+
+
+@router.post("/livechat/room.saveInfo")
+async def room_save_info(body: SaveInfoBody, user: Agent, db: DB) -> dict[str, Any]:
+    g, r = body.guestData, body.roomData
+    await rooms.save_info(
+        db,
+        user,
+        GuestData(id=g.id, name=g.name, email=g.email, phone=g.phone, custom_fields=g.livechatData),
+        RoomData(id=r.id, topic=r.topic, tags=r.tags, custom_fields=r.livechatData),
+    )
+    return {"success": True}

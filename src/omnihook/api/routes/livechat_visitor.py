@@ -1,0 +1,332 @@
+"""The visitor side of the livechat (the widget's API). No login: the visitor's token authorizes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, Field
+
+from omnihook.api.deps import DB, current_user
+from omnihook.api.presenters import message_json, room_json, user_json, visitor_json
+from omnihook.domain.errors import InvalidInput, NotFound
+from omnihook.domain.users import User
+from omnihook.livechat import messages, offline, rooms, routing, visitors, widget
+from omnihook.livechat.visitors import VisitorInput
+
+router = APIRouter(prefix="/api/v1/livechat", tags=["livechat visitor"])
+
+Token = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+async def optional_user(
+    request: Request,
+    x_user_id: Annotated[str | None, Header()] = None,
+    x_auth_token: Annotated[str | None, Header()] = None,
+) -> User | None:
+    """Agent auth when the caller sends it; None for a visitor."""
+    if not x_user_id and not x_auth_token:
+        return None
+    return await current_user(request, x_user_id, x_auth_token)
+
+
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+
+
+@router.get("/config")
+async def config(db: DB, token: str | None = None, department: str | None = None) -> dict[str, Any]:
+    """Widget settings and `online` (is an agent available, in the department when given)."""
+    cfg = await widget.widget_config(db, token=token, department_id=department)
+    s = cfg.settings
+    body: dict[str, Any] = {
+        "enabled": s["Livechat_enabled"],
+        "settings": {
+            "registrationForm": s["Livechat_registration_form"],
+            "allowSwitchingDepartments": True,
+            "nameFieldRegistrationForm": True,
+            "emailFieldRegistrationForm": True,
+            "displayOfflineForm": s["Livechat_display_offline_form"],
+            "videoCall": False,
+            "fileUpload": False,
+            "language": "en",
+            "transcript": False,
+            "historyMonitorType": s["Livechat_history_monitor_type"],
+            "forceAcceptDataProcessingConsent": False,
+            "showConnecting": False,
+            "agentHiddenInfo": False,
+            "clearLocalStorageWhenChatEnded": False,
+            "limitTextLength": False,
+            "allowVisitorsToCloseConversation": s["Omnichannel_allow_visitors_to_close_conversation"],
+        },
+        "theme": {
+            "title": s["Livechat_title"],
+            "color": s["Livechat_title_color"],
+            "offlineTitle": s["Livechat_offline_title"],
+            "offlineColor": s["Livechat_title_color"],
+            "actionLinks": [],
+        },
+        "messages": {
+            "offlineMessage": s["Livechat_offline_message"],
+            "offlineSuccessMessage": s["Livechat_offline_success_message"],
+            "offlineUnavailableMessage": "",
+            "conversationFinishedMessage": s["Livechat_conversation_finished_message"],
+            "conversationFinishedText": "",
+            "transcriptMessage": "",
+            "registrationFormMessage": "",
+            "dataProcessingConsentText": "",
+        },
+        "survey": {
+            "items": ["satisfaction", "agentKnowledge", "agentResposiveness", "agentFriendliness"],
+            "values": ["1", "2", "3", "4", "5"],
+        },
+        "triggers": [],
+        "departments": [
+            {
+                "_id": d.id,
+                "name": d.name,
+                "showOnRegistration": d.show_on_registration,
+                "showOnOfflineForm": d.show_on_offline_form,
+            }
+            for d in cfg.departments
+        ],
+        "resources": {"sound": [], "emojis": []},
+        "online": cfg.online,
+    }
+    if not s["Livechat_enabled"]:
+        body = {"enabled": False}
+    if cfg.guest is not None:
+        body["guest"] = visitor_json(cfg.guest)
+    if cfg.room is not None:
+        body["room"] = room_json(cfg.room)
+    if cfg.agent is not None:
+        body["agent"] = _public_agent(cfg.agent)
+    return {"config": body, "success": True}
+
+
+def _public_agent(agent: User) -> dict[str, Any]:
+    """What a visitor may see of an agent (no roles, no status)."""
+    data = user_json(agent)
+    return {"_id": data["_id"], "username": data["username"], "name": data["name"], "emails": data["emails"]}
+
+
+class CustomFieldIn(BaseModel):
+    key: str = Field(min_length=1, max_length=100)
+    value: str = Field(max_length=5000)
+    overwrite: bool = True
+
+
+class VisitorFields(BaseModel):
+    token: Token
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=50)
+    department: str | None = Field(default=None, max_length=32)
+    username: str | None = Field(default=None, max_length=120)
+    customFields: list[CustomFieldIn] | None = None
+
+
+class VisitorBody(BaseModel):
+    visitor: VisitorFields
+
+
+@router.post("/visitor")
+async def register_visitor(body: VisitorBody, request: Request, db: DB) -> dict[str, Any]:
+    """Create or update the visitor of `visitor.token` (the client makes up the token)."""
+    v = body.visitor
+    visitor = await visitors.register_visitor(
+        db,
+        VisitorInput(
+            token=v.token,
+            name=v.name,
+            email=v.email or None,
+            phone=v.phone or None,
+            department=v.department or None,
+            username=v.username or None,
+            custom_fields=[(f.key, f.value, f.overwrite) for f in v.customFields or []],
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            host=request.headers.get("host"),
+        ),
+    )
+    return {"visitor": visitor_json(visitor), "success": True}
+
+
+@router.get("/visitor/{token}")
+async def get_visitor(token: str, db: DB) -> dict[str, Any]:
+    return {"visitor": visitor_json(await visitors.get_visitor(db, token)), "success": True}
+
+
+@router.get("/room")
+async def room(
+    db: DB,
+    token: Annotated[str, Query(min_length=1)],
+    rid: str | None = None,
+    department: str | None = None,
+) -> dict[str, Any]:
+    """The visitor's open room; without `rid` a new one is created (and routed) when there is none."""
+    found, created = await rooms.get_or_create_room(db, token=token, rid=rid, department_id=department)
+    return {"room": room_json(found), "newRoom": created, "success": True}
+
+
+class MessageBody(BaseModel):
+    token: Token
+    rid: str = Field(min_length=1, max_length=32)
+    msg: str
+    id: str | None = Field(default=None, alias="_id", min_length=1, max_length=32)
+
+
+@router.post("/message")
+async def send_message(body: MessageBody, db: DB) -> dict[str, Any]:
+    message = await messages.send_visitor_message(
+        db, token=body.token, rid=body.rid, msg=body.msg, message_id=body.id
+    )
+    return {"message": message_json(message), "success": True}
+
+
+@router.get("/message/{message_id}")
+async def get_message(
+    message_id: str,
+    db: DB,
+    token: Annotated[str, Query(min_length=1)],
+    rid: Annotated[str, Query(min_length=1)],
+) -> dict[str, Any]:
+    message = await messages.visitor_message(db, token=token, rid=rid, message_id=message_id)
+    return {"message": message_json(message), "success": True}
+
+
+@router.get("/messages.history/{rid}")
+async def messages_history(
+    rid: str,
+    db: DB,
+    user: MaybeUser,
+    token: str | None = None,
+    ls: datetime | None = None,
+    end: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Newest first. The visitor passes `token`; an agent of the room (or a manager) its auth headers."""
+    if user is None and not token:
+        raise InvalidInput("invalid-token", "token: required (or agent auth headers)")
+    found = await messages.history(
+        db, rid=rid, token=token, user=user, before=ls, after=end, limit=limit, offset=offset
+    )
+    return {"messages": [message_json(m) for m in found], "success": True}
+
+
+class RoomCloseBody(BaseModel):
+    token: Token
+    rid: str = Field(min_length=1, max_length=32)
+
+
+@router.post("/room.close")
+async def visitor_close(body: RoomCloseBody, db: DB) -> dict[str, Any]:
+    closed = await rooms.close_by_visitor(db, token=body.token, rid=body.rid)
+    return {"rid": closed.id, "comment": closed.closing_comment, "success": True}
+
+
+class TransferBody(BaseModel):
+    token: Token
+    rid: str = Field(min_length=1, max_length=32)
+    department: str = Field(min_length=1, max_length=32)
+
+
+@router.post("/room.transfer")
+async def visitor_transfer(body: TransferBody, db: DB) -> dict[str, Any]:
+    """Move the chat to another department (deprecated in Rocket.Chat 7 for the next one, kept)."""
+    moved = await routing.transfer_by_visitor(db, body.token, body.rid, body.department)
+    return {"room": room_json(moved), "success": True}
+
+
+@router.post("/visitor/department.transfer")
+async def visitor_department_transfer(body: TransferBody, db: DB) -> dict[str, Any]:
+    await routing.transfer_by_visitor(db, body.token, body.rid, body.department)
+    return {"success": True}
+
+
+class OfflineBody(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    message: str = Field(min_length=1)
+    department: str | None = Field(default=None, max_length=32)
+    host: str | None = Field(default=None, max_length=255)
+
+
+@router.post("/offline.message")
+async def offline_message(body: OfflineBody, db: DB) -> dict[str, Any]:
+    await offline.leave_offline_message(
+        db,
+        name=body.name,
+        email=body.email,
+        message=body.message,
+        department_id=body.department or None,
+        host=body.host,
+    )
+    return {"message": "Livechat offline message sent", "success": True}
+
+
+class CustomFieldBody(CustomFieldIn):
+    token: Token
+
+
+@router.post("/custom.field")
+async def custom_field(body: CustomFieldBody, db: DB) -> dict[str, Any]:
+    await visitors.set_custom_fields(db, token=body.token, fields=[(body.key, body.value, body.overwrite)])
+    return {"field": {"key": body.key, "value": body.value, "overwrite": body.overwrite}, "success": True}
+
+
+class CustomFieldsBody(BaseModel):
+    token: Token
+    customFields: list[CustomFieldIn] = Field(min_length=1, max_length=100)
+
+
+@router.post("/custom.fields")
+async def custom_fields(body: CustomFieldsBody, db: DB) -> dict[str, Any]:
+    fields = [(f.key, f.value, f.overwrite) for f in body.customFields]
+    await visitors.set_custom_fields(db, token=body.token, fields=fields)
+    # Rocket.Chat really answers with a capital-K `Key`.
+    return {"fields": [{"Key": k, "value": v, "overwrite": o} for k, v, o in fields], "success": True}
+
+
+class PageLocation(BaseModel):
+    href: str = Field(min_length=1, max_length=2000)
+
+
+class PageInfo(BaseModel):
+    title: str = Field(default="", max_length=500)
+    change: str | None = Field(default=None, max_length=50)
+    location: PageLocation
+
+
+class PageVisitedBody(BaseModel):
+    token: Token
+    rid: str | None = Field(default=None, max_length=32)
+    pageInfo: PageInfo
+
+
+@router.post("/page.visited")
+async def page_visited(body: PageVisitedBody, db: DB) -> dict[str, Any]:
+    message = await visitors.page_visited(
+        db,
+        token=body.token,
+        rid=body.rid,
+        title=body.pageInfo.title,
+        href=body.pageInfo.location.href,
+        change=body.pageInfo.change,
+    )
+    if message is None:
+        return {"success": True}
+    return {"page": message_json(message), "success": True}
+
+
+@router.get("/agent.info/{rid}/{token}")
+async def agent_info(rid: str, token: str, db: DB) -> dict[str, Any]:
+    """The agent serving the visitor's room."""
+    cfg = await widget.widget_config(db, token=token)
+    if cfg.room is None or cfg.room.id != rid:
+        # Same answer whether the room is closed, someone else's or missing.
+        await rooms.get_or_create_room(db, token=token, rid=rid)
+    if cfg.agent is None:
+        raise NotFound("error-agent-not-found", "no agent serves this chat yet")
+    return {"agent": _public_agent(cfg.agent), "success": True}

@@ -1,0 +1,182 @@
+"""Omnichannel management: agents, managers, availability, departments, workspace settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
+
+from omnihook.api.deps import DB, Admin, Agent, Manager
+from omnihook.api.presenters import department_agent_json, department_json, user_json
+from omnihook.domain.errors import InvalidInput
+from omnihook.domain.rooms import Department
+from omnihook.livechat import agents, departments
+from omnihook.livechat import settings as workspace_settings
+from omnihook.livechat.departments import DepartmentInput
+
+router = APIRouter(prefix="/api/v1", tags=["omnichannel"])
+
+Offset = Annotated[int, Query(ge=0)]
+Count = Annotated[int, Query(ge=1, le=500)]
+
+
+class UsernameBody(BaseModel):
+    username: str = Field(min_length=1, max_length=120)
+
+
+@router.post("/livechat/users/{kind}")
+async def add_omnichannel_user(kind: str, body: UsernameBody, _: Manager, db: DB) -> dict[str, Any]:
+    """Give a user the livechat-agent (`agent`) or livechat-manager (`manager`) role."""
+    user = await agents.add_role(db, username=body.username, role=agents.role_for(kind))
+    return {"user": user_json(user), "success": True}
+
+
+@router.get("/livechat/users/{kind}")
+async def list_omnichannel_users(
+    kind: str, _: Manager, db: DB, text: str | None = None, offset: Offset = 0, count: Count = 50
+) -> dict[str, Any]:
+    """The agents (each with `statusLivechat`) or the managers."""
+    found, total = await agents.list_with_role(
+        db, role=agents.role_for(kind), text=text, offset=offset, count=count
+    )
+    return {
+        "users": [user_json(u) for u in found],
+        "count": len(found),
+        "offset": offset,
+        "total": total,
+        "success": True,
+    }
+
+
+@router.get("/livechat/users/{kind}/{user_id}")
+async def get_omnichannel_user(kind: str, user_id: str, _: Manager, db: DB) -> dict[str, Any]:
+    user = await agents.get_with_role(db, user_id=user_id, role=agents.role_for(kind))
+    return {"user": user_json(user), "success": True}
+
+
+@router.delete("/livechat/users/{kind}/{user_id}")
+async def remove_omnichannel_user(kind: str, user_id: str, _: Manager, db: DB) -> dict[str, Any]:
+    await agents.remove_role(db, user_id=user_id, role=agents.role_for(kind))
+    return {"success": True}
+
+
+class AgentStatusBody(BaseModel):
+    status: str | None = None
+    agentId: str | None = None
+
+
+@router.post("/livechat/agent.status")
+async def agent_status(user: Agent, db: DB, body: AgentStatusBody | None = None) -> dict[str, Any]:
+    """`available` or `not-available`; without a status it toggles. Managers may pass `agentId`."""
+    body = body or AgentStatusBody()
+    status = await agents.set_status(db, actor=user, status=body.status, agent_id=body.agentId)
+    return {"status": status, "success": True}
+
+
+class DepartmentFields(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    enabled: bool = True
+    description: str | None = Field(default=None, max_length=5000)
+    email: str | None = Field(default=None, max_length=254)
+    showOnRegistration: bool = True
+    showOnOfflineForm: bool = True
+
+    def to_input(self) -> DepartmentInput:
+        return DepartmentInput(
+            name=self.name,
+            enabled=self.enabled,
+            description=self.description,
+            email=self.email or None,
+            show_on_registration=self.showOnRegistration,
+            show_on_offline_form=self.showOnOfflineForm,
+        )
+
+
+class DepartmentAgentRef(BaseModel):
+    agentId: str = Field(min_length=1)
+    username: str | None = None
+    count: int | None = None
+    order: int | None = None
+
+
+class DepartmentBody(BaseModel):
+    department: DepartmentFields
+    agents: list[DepartmentAgentRef] | None = None
+
+    def agent_ids(self) -> list[str] | None:
+        return None if self.agents is None else [a.agentId for a in self.agents]
+
+
+def _with_agents(dep: Department) -> dict[str, Any]:
+    return {
+        "department": department_json(dep),
+        "agents": [department_agent_json(a, dep) for a in dep.agents],
+        "success": True,
+    }
+
+
+@router.post("/livechat/department")
+async def create_department(body: DepartmentBody, _: Manager, db: DB) -> dict[str, Any]:
+    dep = await departments.create_department(db, body.department.to_input(), body.agent_ids())
+    return _with_agents(dep)
+
+
+@router.get("/livechat/department")
+async def list_departments(
+    _: Agent,
+    db: DB,
+    text: str | None = None,
+    enabled: bool | None = None,
+    offset: Offset = 0,
+    count: Count = 50,
+) -> dict[str, Any]:
+    found, total = await departments.list_departments(
+        db, text=text, enabled=enabled, offset=offset, count=count
+    )
+    return {
+        "departments": [
+            {**department_json(d), "agents": [department_agent_json(a, d) for a in d.agents]} for d in found
+        ],
+        "count": len(found),
+        "offset": offset,
+        "total": total,
+        "success": True,
+    }
+
+
+@router.get("/livechat/department/{department_id}")
+async def get_department(department_id: str, _: Agent, db: DB, includeAgents: bool = True) -> dict[str, Any]:
+    dep = await departments.get_department(db, department_id)
+    body = _with_agents(dep)
+    if not includeAgents:
+        body.pop("agents")
+    return body
+
+
+@router.put("/livechat/department/{department_id}")
+async def update_department(department_id: str, body: DepartmentBody, _: Manager, db: DB) -> dict[str, Any]:
+    dep = await departments.update_department(db, department_id, body.department.to_input(), body.agent_ids())
+    return _with_agents(dep)
+
+
+@router.delete("/livechat/department/{department_id}")
+async def delete_department(department_id: str, _: Manager, db: DB) -> dict[str, Any]:
+    await departments.delete_department(db, department_id)
+    return {"success": True}
+
+
+@router.get("/settings/{setting_id}")
+async def read_setting(setting_id: str, _: Admin, db: DB) -> dict[str, Any]:
+    value = await workspace_settings.get_setting(db, setting_id)
+    return {"_id": setting_id, "value": value, "success": True}
+
+
+@router.post("/settings/{setting_id}")
+async def write_setting(
+    setting_id: str, _: Admin, db: DB, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    if "value" not in body:
+        raise InvalidInput("error-invalid-setting-value", "value: required")
+    await workspace_settings.set_setting(db, setting_id, body["value"])
+    return {"success": True}
