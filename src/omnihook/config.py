@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     allow_private_targets: bool = False
     # Run the webhook dispatcher inside `serve` (workers run it on their own).
     dispatcher_in_server: bool = True
+    # How long a dispatcher holds a claimed delivery (plus the request timeout) before others may take it.
+    dispatcher_lease_seconds: float = 30.0
     log_level: str = "info"
 
 
