@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from types import FrameType
 from typing import Annotated, Any
 
 import orjson
+import uvicorn
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
@@ -44,6 +46,7 @@ class Subscription:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         # Set when notes were dropped for a slow reader: the page must reload everything.
         self.overflowed = False
+        self.closed = asyncio.Event()
 
     def offer(self, note: dict[str, Any]) -> None:
         if self.room_id is not None and note["roomId"] != self.room_id:
@@ -57,6 +60,7 @@ class Subscription:
 class Broker:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self.closing = False
 
     @property
     def subscriber_count(self) -> int:
@@ -69,9 +73,17 @@ class Broker:
             for subscription in list(self._subscriptions):
                 subscription.offer(note)
 
+    def close(self) -> None:
+        """End every stream (the server is stopping); browsers reconnect to whichever server is up."""
+        self.closing = True
+        for subscription in self._subscriptions:
+            subscription.closed.set()
+
     @contextlib.contextmanager
     def subscribe(self, room_id: str | None = None) -> Iterator[Subscription]:
         subscription = Subscription(room_id)
+        if self.closing:
+            subscription.closed.set()
         self._subscriptions.add(subscription)
         try:
             yield subscription
@@ -89,16 +101,45 @@ async def event_stream(
     with broker.subscribe(room_id) as subscription:
         # The page reloads its state on `hello`, so nothing committed after this point is missed.
         yield b"retry: 2000\n" + _frame({"kind": "hello", "roomId": room_id})
-        while True:
+        while not subscription.closed.is_set():
             try:
-                note = await asyncio.wait_for(subscription.queue.get(), timeout=heartbeat)
+                note = await asyncio.wait_for(_next_note(subscription), timeout=heartbeat)
             except TimeoutError:
                 yield b": heartbeat\n\n"
                 continue
+            if note is None:
+                return
             if subscription.overflowed:
                 subscription.overflowed = False
                 yield _frame({"kind": "resync", "roomId": room_id})
             yield _frame(note)
+
+
+async def _next_note(subscription: Subscription) -> dict[str, Any] | None:
+    """The next note, or None once the stream is closed."""
+    if not subscription.queue.empty():
+        return subscription.queue.get_nowait()
+    getter = asyncio.ensure_future(subscription.queue.get())
+    closer = asyncio.ensure_future(subscription.closed.wait())
+    try:
+        await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closer.cancel()
+        if not getter.done():
+            getter.cancel()
+    return getter.result() if getter.done() and not getter.cancelled() else None
+
+
+def end_streams_on_exit(server: uvicorn.Server, broker: Broker) -> None:
+    """Close the live streams as soon as uvicorn is told to stop, so it need not wait for them."""
+    handle_exit = server.handle_exit
+
+    def handle_exit_and_close(sig: int, frame: FrameType | None) -> None:
+        handle_exit(sig, frame)
+        with contextlib.suppress(RuntimeError):  # no loop running: nothing to close
+            asyncio.get_running_loop().call_soon_threadsafe(broker.close)
+
+    server.handle_exit = handle_exit_and_close  # type: ignore[method-assign]
 
 
 def _sse(request: Request, room_id: str | None) -> StreamingResponse:
