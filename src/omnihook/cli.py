@@ -22,15 +22,21 @@ def serve(
 
     from omnihook.api.app import create_app
 
+    from omnihook.web.live import end_streams_on_exit
+
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings),
+    application = create_app(settings)
+    config = uvicorn.Config(
+        application,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
-        # Live pages hold Server-Sent Events streams open: don't wait for them forever on stop.
         timeout_graceful_shutdown=5,
     )
+    server = uvicorn.Server(config)
+    # Live pages hold event streams open: end them on stop instead of waiting for them.
+    end_streams_on_exit(server, application.state.live)
+    server.run()
 
 
 @app.command("migrate")
