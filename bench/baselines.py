@@ -178,6 +178,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--attempts", type=int, default=10)
     parser.add_argument("--retry-delay", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="naive: submit this many payloads a second")
+    parser.add_argument("--submitted", help="naive: write {message_id: submit time} to this file")
     parser.add_argument(
         "--hold", type=float, default=0.0, help="naive: stay alive this long after submitting"
     )

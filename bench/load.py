@@ -41,9 +41,11 @@ async def closed_loop(
     return sent
 
 
-async def send_count(api: Api, rooms: Sequence[tuple[str, str]], *, count: int, clients: int) -> list[Sent]:
-    """Send exactly `count` messages over `rooms`, `clients` at a time."""
-    sent: list[Sent] = []
+async def send_count(
+    api: Api, rooms: Sequence[tuple[str, str]], *, count: int, clients: int, sent: list[Sent] | None = None
+) -> list[Sent]:
+    """Send exactly `count` messages over `rooms`, `clients` at a time (appending to `sent` as they go)."""
+    sent = [] if sent is None else sent
     queue = iter(range(count))
 
     async def client() -> None:

@@ -27,10 +27,11 @@ class Populated:
 
 def open_database(url: str) -> Database:
     """A Database wired like the server's: the webhook outbox runs in every unit of work."""
-    from omnihook.webhooks.outbox import install_outbox
+    from omnihook.webhooks.endpoints import EndpointCache
+    from omnihook.webhooks.outbox import Outbox
 
     db = Database(url)
-    install_outbox(db)
+    db.before_commit.append(Outbox(EndpointCache()))
     return db
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
@@ -38,6 +39,8 @@ class ScenarioResult:
     title: str
     figures: list[Figure] = field(default_factory=list)
     details: list[str] = field(default_factory=list)  # extra facts: counts, order checks, set-up
+    # what must hold for the figures to mean anything: name -> (expected, observed)
+    checks: dict[str, tuple[int, int]] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
 
@@ -47,8 +50,8 @@ class ScenarioResult:
 
 
 def fmt(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "-"
+    if value is None or math.isnan(value):
+        return "n/a"
     if abs(value) >= 100:
         text = f"{value:,.0f}"
     elif abs(value) >= 10:
@@ -138,6 +141,9 @@ def render_markdown(
         if result.error:
             lines += ["```", result.error.strip(), "```"]
         lines += [f"- {d}" for d in result.details]
+        failed = [f"{k}: expected {e}, got {o}" for k, (e, o) in result.checks.items() if e != o]
+        if failed:
+            lines.append("- CHECKS FAILED: " + "; ".join(failed))
         lines.append(f"- took {result.seconds:.0f} s")
         lines.append("")
     return "\n".join(lines)

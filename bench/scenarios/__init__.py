@@ -16,9 +16,16 @@ class Scenario:
 
 
 def _registry() -> dict[str, Scenario]:
-    from bench.scenarios import flood, ingest, steady
+    from bench.scenarios import backlog, flood, ingest, isolation, postgres, steady
 
-    modules = {"flood": flood, "steady": steady, "ingest": ingest}
+    modules = {
+        "flood": flood,
+        "steady": steady,
+        "ingest": ingest,
+        "isolation": isolation,
+        "backlog": backlog,
+        "postgres": postgres,
+    }
     return {name: Scenario(m.TITLE, m.run) for name, m in modules.items()}
 
 

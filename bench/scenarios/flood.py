@@ -56,6 +56,15 @@ async def run(ctx: Context) -> ScenarioResult:
                 group, receiver, ctx.workdir, mode="bare", payloads=payloads1, concurrency=1
             )
 
+    result.checks = {
+        "omnihook deliveries arrived": (len(payloads), ours.delivered),
+        "rooms out of order": (0, violations),
+        "duplicate arrivals": (0, dups),
+        "bare sender deliveries": (len(payloads), bare.delivered),
+        "naive sender deliveries": (len(payloads), naive.delivered),
+        "single room deliveries arrived": (len(payloads1), ours1.delivered),
+        "single room out of order": (0, violations1),
+    }
     ratio = ours.rate / bare.rate if bare.rate else 0.0
     rooms = f"{s.flood_rooms:,} rooms"
     result.add(

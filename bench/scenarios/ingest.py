@@ -66,6 +66,10 @@ async def run(ctx: Context) -> ScenarioResult:
         # the CPU of sending the webhooks counts: read it once they have all arrived
         on = _intake(sent, before, api.child.usage().cpu_seconds)
 
+    result.checks = {
+        "failed requests": (0, off.failed + on.failed),
+        "webhooks arrived": (on.accepted, arrived),
+    }
     result.add(Figure("ingest", "messages/s accepted, webhooks on", on.rate, "/s", "webhooks off", off.rate))
     result.add(
         Figure(

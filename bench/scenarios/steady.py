@@ -10,6 +10,7 @@ from bench.harness import Context, Receiver, percentile, start_receiver
 from bench.load import open_loop
 from bench.proc import Children, children, python_argv
 from bench.results import Figure, ScenarioResult
+from bench.scenarios.flood import endpoint_concurrency
 from bench.server import fresh_database, start_server
 from bench.store import rendered_payloads
 
@@ -43,6 +44,11 @@ async def run(ctx: Context) -> ScenarioResult:
         payloads = await rendered_payloads(url)
         naive_ms = await _naive_latencies(ctx, group, receiver, payloads)
 
+    result.checks = {
+        "messages accepted": (len(sent), len(accepted)),
+        "webhooks arrived": (len(accepted), arrived),
+        "naive sender arrivals": (len(payloads), len(naive_ms)),
+    }
     p99 = percentile(webhook_ms, 99)
     result.add(
         Figure(
@@ -110,6 +116,8 @@ async def _naive_latencies(
             str(payload_file),
             "--rate",
             str(ctx.scale.steady_rate),
+            "--concurrency",
+            str(endpoint_concurrency()),
             "--submitted",
             str(submitted_file),
         ),

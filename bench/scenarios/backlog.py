@@ -1,0 +1,153 @@
+"""backlog: the receiver is down and 100,000 deliveries pile up; the server's memory and CPU meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+
+from bench.baselines import write_payloads
+from bench.endpoints import EndpointSpec, add_endpoints
+from bench.harness import Context
+from bench.load import send_count
+from bench.proc import Child, children, free_port, python_argv
+from bench.results import Figure, ScenarioResult
+from bench.server import Sent, fresh_database, start_server
+from bench.store import delivery_counts, rendered_payloads
+
+TITLE = "memory and CPU with 100,000 deliveries pending"
+RSS_TARGET_MB = 200.0
+IDLE_CPU_TARGET = 10.0  # % of one core while waiting: more would be a busy loop
+SETTLE_S = 2.0
+MB = 1024 * 1024
+
+
+async def _idle_cpu(child: Child, seconds: float) -> float:
+    """CPU use of `child` over `seconds`, in % of one core."""
+    before, start = child.usage().cpu_seconds, time.monotonic()
+    await asyncio.sleep(seconds)
+    return (child.usage().cpu_seconds - before) / (time.monotonic() - start) * 100
+
+
+async def run(ctx: Context) -> ScenarioResult:
+    s = ctx.scale
+    result = ScenarioResult("backlog", TITLE)
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    messages = s.backlog_deliveries // s.backlog_endpoints
+    samples: list[tuple[int, float]] = []  # (deliveries written, server RSS in MB)
+    async with (
+        aiohttp.ClientSession() as http,
+        children(ctx.workdir / "logs") as group,
+        fresh_database(ctx, "sqlite", "backlog") as url,
+    ):
+        native = [EndpointSpec(f"down{i}", f"{down}/hook/down{i}") for i in range(s.backlog_endpoints - 1)]
+        await add_endpoints(url, native)
+        api = await start_server(group, http, url)
+        await api.rocketchat_webhook(f"{down}/hook/crm", LivechatWebhookOnVisitorMessage=True)
+        rooms = await api.open_rooms(s.backlog_rooms)
+        sent: list[Sent] = []
+        sending = asyncio.create_task(send_count(api, rooms, count=messages, clients=16, sent=sent))
+        while not sending.done():
+            samples.append((len(sent) * s.backlog_endpoints, api.child.usage().rss_bytes / MB))
+            await asyncio.wait({sending}, timeout=0.25)
+        await sending
+        samples.append((len(sent) * s.backlog_endpoints, api.child.usage().rss_bytes / MB))
+        await asyncio.sleep(SETTLE_S)
+        idle_cpu = await _idle_cpu(api.child, s.backlog_idle_seconds)
+        usage = api.child.usage()
+        counts = await delivery_counts(url)
+        payloads = await rendered_payloads(url)
+
+        # The naive sender holding the same deliveries in memory, retrying every 10 s like Rocket.Chat.
+        path = ctx.workdir / "backlog-payloads.jsonl"
+        write_payloads(path, payloads)
+        del payloads
+        naive, _ = await group.start(
+            "naive",
+            python_argv(
+                "bench.baselines",
+                "naive",
+                "--url",
+                f"{down}/hook/naive",
+                "--payloads",
+                str(path),
+                "--concurrency",
+                "64",
+                "--retry-delay",
+                "10",
+                "--hold",
+                "3600",
+            ),
+            ready_line="SUBMITTED",
+            ready_timeout=300,
+        )
+        await asyncio.sleep(SETTLE_S)
+        naive_cpu = await _idle_cpu(naive, s.backlog_idle_seconds)
+        naive_usage = naive.usage()
+
+    accepted = sum(1 for m in sent if m.status == 200)
+    pending = counts.get("pending", 0)
+    peak = usage.peak_rss_bytes / MB
+    result.checks = {
+        "messages accepted": (messages, accepted),
+        "deliveries pending": (accepted * s.backlog_endpoints, pending),
+    }
+    tenth = next((rss for n, rss in samples if n >= s.backlog_deliveries // 10), samples[0][1])
+    growth = samples[-1][1] - tenth
+    result.add(
+        Figure(
+            "backlog",
+            "server peak RSS",
+            peak,
+            "MB",
+            "naive sender",
+            naive_usage.peak_rss_bytes / MB,
+            target=f"<= {RSS_TARGET_MB:.0f} MB",
+            met=peak <= RSS_TARGET_MB,
+            higher_is_better=False,
+        )
+    )
+    result.add(
+        Figure(
+            "backlog",
+            "RSS growth, 10% -> 100% of the backlog",
+            growth,
+            "MB",
+            target="flat (<= 20 MB)",
+            met=growth <= 20,
+            higher_is_better=False,
+        )
+    )
+    result.add(
+        Figure(
+            "backlog",
+            "CPU while waiting",
+            idle_cpu,
+            "% core",
+            "naive sender",
+            naive_cpu,
+            target=f"< {IDLE_CPU_TARGET:.0f}% (no busy loop)",
+            met=idle_cpu < IDLE_CPU_TARGET,
+            higher_is_better=False,
+        )
+    )
+    result.details += [
+        f"{accepted:,} visitor messages accepted through the REST API over {s.backlog_rooms} rooms, each to "
+        f"{s.backlog_endpoints} endpoints (the Rocket.Chat CRM one and {s.backlog_endpoints - 1} native ones), "
+        f"all pointing at a port where nothing listens",
+        f"deliveries in the database afterwards: {counts}; {pending:,} pending",
+        "server RSS (MB) as the backlog grew: "
+        + ", ".join(f"{n:,}: {rss:.0f}" for n, rss in _spread(samples, 6)),
+        f"CPU measured over {s.backlog_idle_seconds:.0f} s, {SETTLE_S:.0f} s after the last message; the naive "
+        "sender (every pending delivery an asyncio task or timer, retried every 10 s) over the same window "
+        "once it holds the same payloads",
+    ]
+    return result
+
+
+def _spread(samples: list[tuple[int, float]], count: int) -> list[tuple[int, float]]:
+    if len(samples) <= count:
+        return samples
+    step = (len(samples) - 1) / (count - 1)
+    return [samples[round(i * step)] for i in range(count)]
