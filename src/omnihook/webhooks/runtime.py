@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from omnihook.config import Settings
+from omnihook.domain.events import DomainEvent
 from omnihook.storage.database import Database
+from omnihook.webhooks.dispatcher import Dispatcher
 from omnihook.webhooks.endpoints import EndpointCache
+from omnihook.webhooks.outbox import Outbox
 from omnihook.webhooks.transport import AiohttpTransport, Transport
 
 log = logging.getLogger("omnihook.webhooks")
 
 
 class WebhookRuntime:
+    """Registers the outbox on `db` at once; `start_dispatcher()` begins delivering."""
+
     def __init__(self, db: Database, settings: Settings, *, transport: Transport | None = None) -> None:
         self.db = db
         self.settings = settings
@@ -20,9 +26,36 @@ class WebhookRuntime:
         self.transport: Transport = transport or AiohttpTransport(
             allow_private_targets=settings.allow_private_targets
         )
+        self.outbox = Outbox(self.endpoints)
+        self.dispatcher: Dispatcher | None = None
+        db.before_commit.append(self.outbox)
+        db.after_commit.append(self._after_commit)
+
+    def _after_commit(self, _events: list[DomainEvent]) -> None:
+        if self.outbox.enqueued:
+            self.outbox.enqueued = False
+            if self.dispatcher is not None:
+                self.dispatcher.wake()
 
     def endpoints_changed(self) -> None:
         self.endpoints.invalidate()
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    async def start_dispatcher(self) -> Dispatcher:
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(
+                self.db,
+                self.transport,
+                self.endpoints,
+                lease=timedelta(seconds=self.settings.dispatcher_lease_seconds),
+            )
+            await self.dispatcher.start()
+            log.info("webhook dispatcher %s started", self.dispatcher.owner)
+        return self.dispatcher
 
     async def close(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+            self.dispatcher = None
         await self.transport.close()

@@ -1,0 +1,524 @@
+"""The dispatcher: claim due deliveries in batches, send them concurrently, record the outcomes.
+
+- Claims take, per endpoint, the head (oldest pending row) of each ordering-key queue that is due,
+  as many as the endpoint has free slots for, in one transaction per round; on PostgreSQL with
+  `FOR UPDATE SKIP LOCKED`, so any number of dispatchers share the table.
+- A claim is a lease: the row's `next_attempt_at` moves to the end of the lease, so if this process
+  dies the row becomes due again and another dispatcher takes it. A claimed row is only sent while
+  its lease outlasts the request timeout, so no two healthy dispatchers send the same delivery.
+- Each endpoint has its own slots (`max_in_flight`); a slow one fills only its own.
+- Results are written in batches: one transaction records every attempt that finished meanwhile.
+- Wake-ups: `wake()` after a commit that enqueued, NOTIFY on PostgreSQL, otherwise a poll every
+  `poll_interval`; when nothing is due the loop sleeps until the next due retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnihook.domain.clock import utcnow
+from omnihook.domain.ids import new_id
+from omnihook.storage.database import Database
+from omnihook.storage.tables import deliveries, delivery_attempts, rooms, webhook_events
+from omnihook.webhooks import metrics
+from omnihook.webhooks.endpoints import EndpointCache, EndpointConfig
+from omnihook.webhooks.outbox import DELIVERIES_CHANNEL
+from omnihook.webhooks.retry import Dead, Decision, Delivered, RetryAt, policy_for
+from omnihook.webhooks.settings import ENDPOINTS_CHANNEL
+from omnihook.webhooks.signing import build_request, recordable_headers
+from omnihook.webhooks.transport import Outcome, Transport
+
+log = logging.getLogger("omnihook.webhooks.dispatcher")
+
+ATTEMPT_BODY_CAP = 4096  # response body kept with each attempt
+CRM_DATA_CAP = 64 * 1024
+LEASE_MARGIN = timedelta(seconds=2)
+
+
+@dataclass(kw_only=True)
+class Claimed:
+    seq: int
+    id: str
+    endpoint_id: str
+    event_type: str
+    room_id: str | None
+    attempts: int
+    lease_until: datetime
+    event_created_at: datetime
+    payload: str
+
+
+@dataclass(kw_only=True)
+class Result:
+    item: Claimed
+    endpoint: EndpointConfig
+    outcome: Outcome | None  # None: released without an attempt
+    decision: Decision | None
+    request_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _EndpointState:
+    queue: deque[Claimed] = field(default_factory=deque)
+    in_flight: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        endpoints: EndpointCache,
+        *,
+        lease: timedelta = timedelta(seconds=30),
+        poll_interval: float = 1.0,
+        prefetch: int = 2,
+        global_cap: int = 1024,
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.endpoints = endpoints
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.prefetch = prefetch
+        self.global_cap = global_cap
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{new_id(8)}"
+        self._state: dict[str, _EndpointState] = {}
+        self._configs: dict[str, EndpointConfig] = {}
+        self._wake = asyncio.Event()
+        self._results: list[Result] = []
+        self._results_ready = asyncio.Event()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._listener: Any = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="webhook-claims"),
+            asyncio.create_task(self._result_loop(), name="webhook-results"),
+        ]
+        if not self.db.is_sqlite:
+            self._tasks.append(asyncio.create_task(self._listen_loop(), name="webhook-listen"))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming, let requests in flight finish (up to `grace` s), record them, release the rest."""
+        self._stopping = True
+        claim_and_listen = [t for t in self._tasks if t.get_name() != "webhook-results"]
+        for task in claim_and_listen:
+            task.cancel()
+        for task in claim_and_listen:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._sends:
+            _, late = await asyncio.wait(set(self._sends), timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        unsent = [item for state in self._state.values() for item in state.queue]
+        for state in self._state.values():
+            state.queue.clear()
+        self._results.extend(
+            Result(item=i, endpoint=_placeholder(i.endpoint_id), outcome=None, decision=None) for i in unsent
+        )
+        self._results_ready.set()
+        for task in self._tasks:
+            if task.get_name() == "webhook-results":
+                self._stopping = True
+                self._results_ready.set()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, timeout=10)
+        self._tasks = []
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    # --- claiming -----------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            timeout = self.poll_interval
+            try:
+                timeout = await self._claim_round()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("claiming deliveries failed; retrying shortly")
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            else:
+                await asyncio.sleep(0)
+
+    async def _claim_round(self) -> float:
+        """Claim what each endpoint has room for and start sending; returns how long to sleep."""
+        async with self.db.engine.connect() as conn:
+            endpoints = await self.endpoints.get(conn)
+        self._configs = endpoints
+        total_held = sum(len(s.queue) + s.in_flight for s in self._state.values())
+        budget = self.global_cap - total_held
+        wants: dict[str, int] = {}
+        for endpoint in endpoints.values():
+            if not endpoint.enabled:
+                continue
+            state = self._state.setdefault(endpoint.id, _EndpointState())
+            room = endpoint.max_in_flight * self.prefetch - len(state.queue) - state.in_flight
+            if room > 0 and budget > 0:
+                wants[endpoint.id] = min(room, budget)
+                budget -= wants[endpoint.id]
+        sleep = self.poll_interval
+        if not wants:
+            return sleep
+        now = utcnow()
+        claimed: list[Claimed] = []
+        more = False
+        async with self.db.write_lock(), self.db.engine.begin() as conn:
+            for endpoint_id, want in wants.items():
+                rows = await self._claim_endpoint(conn, endpoint_id, want, now, endpoints[endpoint_id])
+                claimed.extend(rows)
+                if len(rows) >= want:
+                    more = True
+                else:
+                    next_due = await self._next_due(conn, endpoint_id, now)
+                    if next_due is not None:
+                        sleep = min(sleep, max(0.0, (next_due - now).total_seconds()))
+            if claimed:
+                payloads = await self._payloads(conn, claimed)
+                for item in claimed:
+                    item.payload = payloads.get(item.payload, "{}")
+        for item in claimed:
+            self._state[item.endpoint_id].queue.append(item)
+        for endpoint_id in self._state:
+            self._pump(endpoint_id)
+        return 0.0 if more and claimed else sleep
+
+    async def _claim_endpoint(
+        self, conn: AsyncConnection, endpoint_id: str, want: int, now: datetime, endpoint: EndpointConfig
+    ) -> list[Claimed]:
+        lock = "" if self.db.is_sqlite else "FOR UPDATE OF d SKIP LOCKED"
+        # The literal status lets SQLite use the partial index of pending rows.
+        query = text(
+            f"""
+            SELECT d.seq, d.id, d.endpoint_id, d.event_type, d.room_id, d.attempts, d.event_id
+            FROM deliveries d
+            WHERE d.seq IN (
+                SELECT min(p.seq) FROM deliveries p
+                WHERE p.status = 'pending' AND p.endpoint_id = :endpoint
+                GROUP BY p.ordering_key
+            )
+            AND d.status = 'pending' AND d.next_attempt_at <= :now
+            ORDER BY d.next_attempt_at, d.seq
+            LIMIT :want
+            {lock}
+            """
+        ).bindparams(bindparam("now", type_=deliveries.c.next_attempt_at.type))
+        rows = (await conn.execute(query, {"endpoint": endpoint_id, "now": now, "want": want})).all()
+        if not rows:
+            return []
+        lease_until = now + self.lease + timedelta(milliseconds=endpoint.timeout_ms)
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.seq.in_([r.seq for r in rows]))
+            .values(
+                lease_owner=self.owner, lease_until=lease_until, next_attempt_at=lease_until, updated_at=now
+            )
+        )
+        return [
+            Claimed(
+                seq=r.seq,
+                id=r.id,
+                endpoint_id=r.endpoint_id,
+                event_type=r.event_type,
+                room_id=r.room_id,
+                attempts=r.attempts,
+                lease_until=lease_until,
+                event_created_at=now,
+                payload=r.event_id,  # replaced by the payload once loaded
+            )
+            for r in rows
+        ]
+
+    async def _next_due(self, conn: AsyncConnection, endpoint_id: str, now: datetime) -> datetime | None:
+        query = text(
+            """
+            SELECT min(d.next_attempt_at) AS next_attempt_at FROM deliveries d
+            WHERE d.seq IN (
+                SELECT min(p.seq) FROM deliveries p
+                WHERE p.status = 'pending' AND p.endpoint_id = :endpoint
+                GROUP BY p.ordering_key
+            )
+            """
+        ).columns(deliveries.c.next_attempt_at)
+        value = (await conn.execute(query, {"endpoint": endpoint_id})).scalar()
+        return value if isinstance(value, datetime) else None
+
+    async def _payloads(self, conn: AsyncConnection, claimed: list[Claimed]) -> dict[str, str]:
+        event_ids = {item.payload for item in claimed}
+        rows = await conn.execute(
+            select(webhook_events.c.id, webhook_events.c.payload, webhook_events.c.created_at).where(
+                webhook_events.c.id.in_(event_ids)
+            )
+        )
+        created: dict[str, datetime] = {}
+        payloads: dict[str, str] = {}
+        for row in rows:
+            payloads[row.id] = row.payload
+            created[row.id] = row.created_at
+        for item in claimed:
+            item.event_created_at = created.get(item.payload, item.event_created_at)
+        return payloads
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _pump(self, endpoint_id: str) -> None:
+        state = self._state[endpoint_id]
+        endpoint = self._endpoint(endpoint_id)
+        limit = endpoint.max_in_flight if endpoint is not None else 0
+        while state.queue and state.in_flight < limit and not self._stopping:
+            item = state.queue.popleft()
+            state.in_flight += 1
+            assert endpoint is not None
+            task = asyncio.create_task(self._send(endpoint, item))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    def _endpoint(self, endpoint_id: str) -> EndpointConfig | None:
+        return self._configs.get(endpoint_id)
+
+    async def _send(self, endpoint: EndpointConfig, item: Claimed) -> None:
+        state = self._state[endpoint.id]
+        try:
+            now = utcnow()
+            if item.lease_until - now < timedelta(milliseconds=endpoint.timeout_ms) + LEASE_MARGIN:
+                # The lease could run out mid-request and another dispatcher could send it too.
+                self._push(Result(item=item, endpoint=endpoint, outcome=None, decision=None))
+                return
+            request = build_request(
+                endpoint,
+                delivery_id=item.id,
+                event_type=item.event_type,
+                created_at=item.event_created_at,
+                payload_json=item.payload,
+                now=now,
+            )
+            outcome = await self.transport.send(request)
+            decision = policy_for(endpoint).decide(outcome, attempt=item.attempts + 1, now=utcnow())
+            self._push(
+                Result(
+                    item=item,
+                    endpoint=endpoint,
+                    outcome=outcome,
+                    decision=decision,
+                    request_headers=recordable_headers(request.headers),
+                )
+            )
+        except asyncio.CancelledError:
+            self._push(Result(item=item, endpoint=endpoint, outcome=None, decision=None))
+            raise
+        except Exception:
+            log.exception("sending delivery %s failed unexpectedly", item.id)
+            self._push(Result(item=item, endpoint=endpoint, outcome=None, decision=None))
+        finally:
+            state.in_flight -= 1
+            self._pump(endpoint.id)
+            if not state.queue:
+                self._wake.set()
+
+    def _push(self, result: Result) -> None:
+        self._results.append(result)
+        self._results_ready.set()
+
+    # --- recording ----------------------------------------------------------------------------
+
+    async def _result_loop(self) -> None:
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            if self._results:
+                batch, self._results = self._results, []
+                try:
+                    await self._record(batch)
+                except Exception:
+                    log.exception("recording %d webhook results failed; their leases will expire", len(batch))
+                self._wake.set()
+            if self._stopping and not self._results and not self._sends:
+                return
+
+    async def _record(self, batch: list[Result]) -> None:
+        now = utcnow()
+        attempts: list[dict[str, Any]] = []
+        delivered: list[dict[str, Any]] = []
+        retried: list[dict[str, Any]] = []
+        dead: list[dict[str, Any]] = []
+        released: list[dict[str, Any]] = []
+        crm: list[dict[str, Any]] = []
+        for result in batch:
+            item, outcome, decision = result.item, result.outcome, result.decision
+            if outcome is None or decision is None:
+                released.append({"b_seq": item.seq, "b_owner": self.owner, "b_now": now})
+                continue
+            number = item.attempts + 1
+            attempts.append(
+                {
+                    "delivery_id": item.id,
+                    "attempt_no": number,
+                    "started_at": outcome.started_at,
+                    "duration_ms": outcome.duration_ms,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error,
+                    "request_headers": result.request_headers,
+                    "response_headers": outcome.headers or None,
+                    "response_body": outcome.body[:ATTEMPT_BODY_CAP] if outcome.body is not None else None,
+                }
+            )
+            row = {
+                "b_seq": item.seq,
+                "b_owner": self.owner,
+                "b_attempts": number,
+                "b_code": outcome.status_code,
+                "b_error": outcome.error if outcome.error else _status_error(outcome),
+                "b_now": now,
+            }
+            label = result.endpoint.id
+            metrics.ATTEMPT_SECONDS.labels(label).observe(outcome.duration_ms / 1000)
+            if isinstance(decision, Delivered):
+                delivered.append(row)
+                metrics.DELIVERED.labels(label).inc()
+                if result.endpoint.format == "rocketchat" and item.room_id and outcome.body is not None:
+                    crm.append({"b_room": item.room_id, "b_crm": outcome.body[:CRM_DATA_CAP]})
+            elif isinstance(decision, RetryAt):
+                retried.append({**row, "b_at": decision.at})
+                metrics.FAILED_ATTEMPTS.labels(label).inc()
+            elif isinstance(decision, Dead):
+                dead.append({**row, "b_error": f"{row['b_error']} ({decision.reason})"})
+                metrics.FAILED_ATTEMPTS.labels(label).inc()
+                metrics.DEAD.labels(label).inc()
+        mine = (deliveries.c.seq == bindparam("b_seq")) & (deliveries.c.lease_owner == bindparam("b_owner"))
+        outcome_values: dict[str, Any] = {
+            "attempts": bindparam("b_attempts"),
+            "last_status_code": bindparam("b_code"),
+            "last_error": bindparam("b_error"),
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": bindparam("b_now"),
+        }
+        async with self.db.write_lock(), self.db.engine.begin() as conn:
+            if attempts:
+                await conn.execute(insert(delivery_attempts), attempts)
+            if delivered:
+                await conn.execute(
+                    update(deliveries)
+                    .where(mine)
+                    .values(
+                        **{
+                            **outcome_values,
+                            "last_error": None,
+                            "status": "delivered",
+                            "delivered_at": bindparam("b_now"),
+                        }
+                    ),
+                    delivered,
+                )
+            if retried:
+                await conn.execute(
+                    update(deliveries)
+                    .where(mine)
+                    .values(**outcome_values, next_attempt_at=bindparam("b_at")),
+                    retried,
+                )
+            if dead:
+                await conn.execute(
+                    update(deliveries).where(mine).values(**outcome_values, status="dead"), dead
+                )
+            if released:
+                await conn.execute(
+                    update(deliveries)
+                    .where(mine)
+                    .values(
+                        lease_owner=None,
+                        lease_until=None,
+                        next_attempt_at=bindparam("b_now"),
+                        updated_at=bindparam("b_now"),
+                    ),
+                    released,
+                )
+            if crm:
+                await conn.execute(
+                    update(rooms)
+                    .where(rooms.c.id == bindparam("b_room"))
+                    .values(crm_data=bindparam("b_crm")),
+                    crm,
+                )
+
+    # --- PostgreSQL wake-ups ------------------------------------------------------------------
+
+    async def _listen_loop(self) -> None:
+        import asyncpg
+
+        dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stopping:
+            try:
+                self._listener = await asyncpg.connect(dsn)
+                await self._listener.add_listener(DELIVERIES_CHANNEL, lambda *_: self._wake.set())
+                await self._listener.add_listener(ENDPOINTS_CHANNEL, lambda *_: self._endpoints_changed())
+                lost = asyncio.Event()
+                self._listener.add_termination_listener(lambda *_, lost=lost: lost.set())
+                self._wake.set()  # catch up on what was enqueued while not listening
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); polling meanwhile", exc)
+                await asyncio.sleep(1)
+            finally:
+                if self._listener is not None:
+                    with contextlib.suppress(Exception):
+                        await self._listener.close()
+                    self._listener = None
+
+    def _endpoints_changed(self) -> None:
+        self.endpoints.invalidate()
+        self._wake.set()
+
+
+def _status_error(outcome: Outcome) -> str | None:
+    if outcome.status_code is None:
+        return None
+    return f"HTTP {outcome.status_code}"
+
+
+def _placeholder(endpoint_id: str) -> EndpointConfig:
+    """Stands for an endpoint when only the lease of a claimed row is given back."""
+    return EndpointConfig(
+        id=endpoint_id,
+        name="",
+        url="",
+        format="rocketchat",
+        secret=None,
+        enabled=False,
+        event_types=frozenset(),
+        timeout_ms=0,
+        max_retries=0,
+        retry_delay_ms=0,
+        max_in_flight=1,
+        ordered=True,
+    )
