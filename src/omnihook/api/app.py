@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(db)
         await announce_first_admin(db, settings)
+        if settings.dispatcher_in_server:
+            await webhook_runtime.start_dispatcher()
         try:
             yield
         finally:
