@@ -245,6 +245,8 @@ deliveries = Table(
     Column("ordering_key", String(ID), nullable=True),  # the room, when the endpoint is ordered
     Column("status", String(20), nullable=False),  # 'pending' | 'delivered' | 'dead'
     Column("attempts", Integer, nullable=False, default=0),
+    # `attempts` when the retry budget last started (0, or where a manual redelivery restarted it)
+    Column("budget_start", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("lease_until", UtcDateTime, nullable=True),
     Column("lease_owner", String(64), nullable=True),
