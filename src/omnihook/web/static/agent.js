@@ -188,18 +188,21 @@ document.addEventListener("DOMContentLoaded", async () => {
   // --- forward and close ---------------------------------------------------------------------
   async function loadForwardTargets() {
     const select = $("forward-target");
+    // Listing agents may be reserved to managers: then only departments are offered.
     const [agents, departments] = await Promise.all([
-      OH.api("GET", "livechat/users/agent?count=200").then((r) => r.users || [], () => []),
+      OH.api("GET", "livechat/users/agent?count=200").then((r) => r.users || [], () => null),
       OH.api("GET", "livechat/department?count=200").then((r) => r.departments || [], () => []),
     ]);
-    const others = agents.filter((a) => a._id !== me._id);
+    const others = (agents || []).filter((a) => a._id !== me._id);
     select.replaceChildren(
       OH.el("option", { value: "" }, "Choose…"),
-      OH.el(
-        "optgroup",
-        { label: "Agents" },
-        others.map((a) => OH.el("option", { value: `agent:${a._id}` }, `${a.name || a.username} (${a.statusLivechat || "not-available"})`)),
-      ),
+      agents === null
+        ? null
+        : OH.el(
+            "optgroup",
+            { label: "Agents" },
+            others.map((a) => OH.el("option", { value: `agent:${a._id}` }, `${a.name || a.username} (${a.statusLivechat || "not-available"})`)),
+          ),
       OH.el(
         "optgroup",
         { label: "Departments" },

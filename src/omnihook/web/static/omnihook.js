@@ -110,6 +110,8 @@ const OH = (() => {
 
   async function showUser() {
     const me = await api("GET", "me");
+    // Agents see the console, not the administration links they cannot use.
+    if (!isManager(me)) for (const link of document.querySelectorAll("[data-managers]")) link.hidden = true;
     const who = document.getElementById("whoami");
     if (who) who.textContent = `${me.name || me.username} (${me.username})`;
     const logout = document.getElementById("logout");

@@ -1,0 +1,204 @@
+"""A visitor (widget) and agents (console) chatting in separate browser contexts, live, with the
+CRM webhooks arriving at a real receiver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import AGENT_PASSWORD, Server, log_in, screenshot
+from tests.receiver import Receiver
+
+pytestmark = pytest.mark.browser
+
+
+def new_page(browser: Browser, server: Server) -> Page:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 860})
+    return context.new_page()
+
+
+def widget_page(browser: Browser, server: Server) -> Page:
+    context = browser.new_context(base_url=server.url, viewport={"width": 520, "height": 760})
+    return context.new_page()
+
+
+def go_available(agent: Page) -> None:
+    switch = agent.get_by_label("Not available")
+    expect(switch).to_be_enabled()
+    switch.check()
+    expect(agent.locator("#availability-label")).to_have_text("Available")
+
+
+def start_chat(visitor: Page, name: str, email: str) -> None:
+    visitor.goto("/livechat")
+    form = visitor.locator("#register")
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Email").fill(email)
+    form.get_by_role("button", name="Start chat").click()
+
+
+def send(page: Page, text: str) -> None:
+    composer = page.locator("#composer")
+    composer.get_by_label("Message").fill(text)
+    composer.get_by_role("button", name="Send").click()
+
+
+def webhook_types(receiver: Receiver) -> list[str]:
+    return [r.json()["type"] for r in receiver.requests]
+
+
+def wait_for_webhook(receiver: Receiver, type_: str) -> dict[str, Any]:
+    """The first webhook of `type_`, waiting for more requests as they arrive."""
+    seen = 0
+    while True:
+        requests = receiver.wait_for(seen + 1)
+        for request in requests[seen:]:
+            body: dict[str, Any] = request.json()
+            if body["type"] == type_:
+                return body
+        seen = len(requests)
+
+
+@pytest.fixture
+def crm(server: Server, receiver: Receiver) -> Receiver:
+    """The CRM integration pointed at the receiver, for the session, message and offline events."""
+    server.call(
+        "POST",
+        "omnichannel/integrations",
+        {
+            "LivechatWebhookUrl": receiver.url,
+            "LivechatSecretToken": "crm-secret",
+            "LivechatWebhookOnStart": True,
+            "LivechatWebhookOnChatQueued": True,
+            "LivechatWebhookOnChatTaken": True,
+            "LivechatWebhookOnForward": True,
+            "LivechatWebhookOnClose": True,
+            "LivechatWebhookOnVisitorMessage": True,
+            "LivechatWebhookOnAgentMessage": True,
+            "LivechatWebhookOnOfflineMsg": True,
+        },
+    )
+    return receiver
+
+
+def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook(
+    browser: Browser, server: Server, crm: Receiver
+) -> None:
+    # Agents pick chats from the queue themselves.
+    server.call("POST", "settings/Livechat_Routing_Method", {"value": "Manual_Selection"})
+    server.create_agent("alice", "Alice Agent")
+    agent = new_page(browser, server)
+    log_in(agent, "alice", AGENT_PASSWORD, "/agent")
+    go_available(agent)
+
+    visitor = widget_page(browser, server)
+    start_chat(visitor, "James Visitor", "james@example.com")
+    send(visitor, "Hi, I need help with my order")
+    expect(visitor.locator(".msg.mine").last).to_contain_text("Hi, I need help with my order")
+    expect(visitor.locator("#room-state")).to_have_text("Waiting for an agent…")
+
+    # The queue updates live on the agent's console.
+    waiting = agent.locator("#queue li").filter(has_text="James Visitor")
+    expect(waiting).to_be_visible()
+    screenshot(agent, "agent-console-queue")
+    waiting.get_by_role("button", name="Take").click()
+    expect(agent.locator("#chat-title")).to_have_text("James Visitor")
+    expect(agent.locator("#messages")).to_contain_text("Hi, I need help with my order")
+    expect(agent.locator("#queue li")).to_have_count(0)
+
+    send(agent, "Hello James, how can I help you today?")
+    expect(visitor.locator("#messages")).to_contain_text("Hello James, how can I help you today?")
+    expect(visitor.locator("#room-state")).to_have_text("Chatting with alice")
+
+    send(visitor, "Where is order 42?")
+    expect(agent.locator("#messages")).to_contain_text("Where is order 42?")
+    screenshot(agent, "agent-console")
+    screenshot(visitor, "visitor-widget")
+
+    agent.get_by_label("Comment", exact=True).fill("Thank you for visiting")
+    agent.get_by_label("Tags (comma separated)").fill("orders, resolved")
+    agent.get_by_role("button", name="Close chat").click()
+    expect(visitor.get_by_text("This chat has ended.")).to_be_visible()
+    expect(agent.locator("#chat-status")).to_have_text("closed")
+    expect(agent.locator("#my-rooms li")).to_have_count(0)
+
+    session = wait_for_webhook(crm, "LivechatSession")
+    assert session["tags"] == ["orders", "resolved"]
+    assert session["closer"] == "user"
+    assert [m["msg"] for m in session["messages"] if not m.get("closingMessage")] == [
+        "Hi, I need help with my order",
+        "Hello James, how can I help you today?",
+        "Where is order 42?",
+    ]
+    assert session["messages"][-1]["closingMessage"] is True
+    assert session["messages"][-1]["msg"] == "Thank you for visiting"
+    types = webhook_types(crm)
+    for expected in ("LivechatSessionStart", "LivechatSessionQueued", "LivechatSessionTaken", "Message"):
+        assert expected in types
+    assert types.count("Message") == 3
+    taken = next(r.json() for r in crm.requests if r.json()["type"] == "LivechatSessionTaken")
+    assert taken["agent"]["username"] == "alice"
+    assert all(r.header("X-RocketChat-Livechat-Token") == "crm-secret" for r in crm.requests)
+
+
+def test_an_agent_forwards_a_chat_to_a_department_whose_agent_sees_it_live(
+    browser: Browser, server: Server, crm: Receiver
+) -> None:
+    server.create_agent("alice", "Alice Agent")
+    server.create_agent("bob", "Bob Agent")
+    agents = server.call("GET", "livechat/users/agent")["users"]
+    bob_id = next(u["_id"] for u in agents if u["username"] == "bob")
+    billing = {"name": "Billing", "enabled": True, "showOnRegistration": True, "showOnOfflineForm": True}
+    server.call("POST", "livechat/department", {"department": billing, "agents": [{"agentId": bob_id}]})
+    alice = new_page(browser, server)
+    log_in(alice, "alice", AGENT_PASSWORD, "/agent")
+    go_available(alice)
+
+    visitor = widget_page(browser, server)
+    start_chat(visitor, "Maria", "maria@example.com")
+    send(visitor, "Can I talk to billing?")
+    # Auto selection (the default): the only available agent gets the chat, live.
+    mine = alice.locator("#my-rooms li").filter(has_text="Maria")
+    expect(mine).to_be_visible()
+    mine.get_by_role("button").click()
+    expect(alice.locator("#messages")).to_contain_text("Can I talk to billing?")
+
+    bob = new_page(browser, server)
+    log_in(bob, "bob", AGENT_PASSWORD, "/agent")
+    go_available(bob)
+    expect(bob.locator("#rooms-empty")).to_be_visible()
+    alice.get_by_label("To an agent or a department").select_option(label="Billing")
+    alice.get_by_role("button", name="Forward").click()
+    expect(alice.locator("#my-rooms li")).to_have_count(0)
+    forwarded_room = bob.locator("#my-rooms li").filter(has_text="Maria")
+    expect(forwarded_room).to_be_visible()
+    forwarded_room.get_by_role("button").click()
+    expect(bob.locator("#messages")).to_contain_text("Can I talk to billing?")
+    send(bob, "Billing here, hello Maria")
+    expect(visitor.locator("#messages")).to_contain_text("Billing here, hello Maria")
+    expect(visitor.locator("#room-state")).to_have_text("Chatting with bob")
+
+    forwarded = wait_for_webhook(crm, "LivechatSessionForwarded")
+    assert forwarded["servedBy"]["username"] == "bob"
+    assert forwarded["oldServedBy"]["username"] == "alice"
+
+
+def test_the_widget_shows_the_offline_form_when_no_agent_is_available(
+    browser: Browser, server: Server, crm: Receiver
+) -> None:
+    visitor = widget_page(browser, server)
+    visitor.goto("/livechat")
+    expect(visitor.get_by_role("heading", name="Leave a message")).to_be_visible()
+    form = visitor.locator("#offline")
+    form.get_by_label("Name").fill("Night Owl")
+    form.get_by_label("Email").fill("owl@example.com")
+    form.get_by_label("Message").fill("Please call me back tomorrow")
+    screenshot(visitor, "visitor-offline-form")
+    visitor.get_by_role("button", name="Send message").click()
+    expect(visitor.locator("#offline-sent")).to_be_visible()
+
+    offline = wait_for_webhook(crm, "LivechatOfflineMessage")
+    assert offline["visitor"] == {"name": "Night Owl", "email": "owl@example.com"}
+    assert offline["message"] == "Please call me back tomorrow"
