@@ -54,6 +54,7 @@ class Claimed:
     event_type: str
     room_id: str | None
     attempts: int
+    budget_start: int
     lease_until: datetime
     event_created_at: datetime
     payload: str
@@ -218,7 +219,7 @@ class Dispatcher:
         # The literal status lets SQLite use the partial index of pending rows.
         query = text(
             f"""
-            SELECT d.seq, d.id, d.endpoint_id, d.event_type, d.room_id, d.attempts, d.event_id
+            SELECT d.seq, d.id, d.endpoint_id, d.event_type, d.room_id, d.attempts, d.budget_start, d.event_id
             FROM deliveries d
             WHERE d.seq IN (
                 SELECT min(p.seq) FROM deliveries p
@@ -250,6 +251,7 @@ class Dispatcher:
                 event_type=r.event_type,
                 room_id=r.room_id,
                 attempts=r.attempts,
+                budget_start=r.budget_start,
                 lease_until=lease_until,
                 event_created_at=now,
                 payload=r.event_id,  # replaced by the payload once loaded
@@ -321,7 +323,8 @@ class Dispatcher:
                 now=now,
             )
             outcome = await self.transport.send(request)
-            decision = policy_for(endpoint).decide(outcome, attempt=item.attempts + 1, now=utcnow())
+            attempt = item.attempts - item.budget_start + 1
+            decision = policy_for(endpoint).decide(outcome, attempt=attempt, now=utcnow())
             self._push(
                 Result(
                     item=item,

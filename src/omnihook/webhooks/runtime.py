@@ -37,6 +37,10 @@ class WebhookRuntime:
             if self.dispatcher is not None:
                 self.dispatcher.wake()
 
+    def wake(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
     def endpoints_changed(self) -> None:
         self.endpoints.invalidate()
         if self.dispatcher is not None:

@@ -1,0 +1,68 @@
+"""The delivery log (admins and managers), Prometheus metrics and the health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from omnihook.api.deps import DB, Manager
+from omnihook.webhooks import deliveries as log
+from omnihook.webhooks import metrics
+from omnihook.webhooks.runtime import WebhookRuntime
+
+router = APIRouter(tags=["deliveries"])
+
+
+@router.get("/api/v1/omnihook/deliveries")
+async def list_deliveries(
+    _: Manager,
+    db: DB,
+    status: str | None = None,
+    type: str | None = None,
+    roomId: str | None = None,
+    offset: int = 0,
+    count: int = 50,
+) -> dict[str, Any]:
+    listing = await log.list_deliveries(
+        db, status=status or None, event_type=type or None, room_id=roomId or None, offset=offset, count=count
+    )
+    return {**listing, "success": True}
+
+
+@router.get("/api/v1/omnihook/deliveries/{delivery_id}")
+async def get_delivery(delivery_id: str, _: Manager, db: DB) -> dict[str, Any]:
+    return {"delivery": await log.get_delivery(db, delivery_id), "success": True}
+
+
+@router.post("/api/v1/omnihook/deliveries/{delivery_id}/redeliver")
+async def redeliver(delivery_id: str, request: Request, _: Manager, db: DB) -> dict[str, Any]:
+    delivery = await log.redeliver(db, delivery_id)
+    runtime: WebhookRuntime = request.app.state.webhooks
+    runtime.wake()
+    return {"delivery": delivery, "success": True}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics(db: DB) -> Response:
+    async with db.engine.connect() as conn:
+        metrics.PENDING.set(await log.count_pending(conn))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/health")
+async def health(request: Request, db: DB) -> Response:
+    runtime: WebhookRuntime = request.app.state.webhooks
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503
+        )
+    return JSONResponse(
+        {"status": "ok", "database": "ok", "dispatcher": "running" if runtime.dispatcher else "off"}
+    )

@@ -1,0 +1,182 @@
+"""The delivery log: every attempt recorded and readable, redelivery, metrics and health."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import login_headers
+from tests.livechat_helpers import open_room, register_visitor, visitor_says
+from tests.receiver import Receiver
+from tests.webhook_helpers import configure, settled
+
+DELIVERIES = "/api/v1/omnihook/deliveries"
+
+
+async def _chat(client: httpx.AsyncClient, texts: list[str], token: str = "tok-1") -> str:
+    await register_visitor(client, token)
+    rid: str = (await open_room(client, token))["_id"]
+    for text in texts:
+        await visitor_says(client, token, rid, text)
+    return rid
+
+
+async def test_each_attempt_is_recorded_without_the_secret(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(
+        client,
+        admin,
+        LivechatWebhookUrl=receiver.url,
+        LivechatSecretToken="top-secret-token",
+        LivechatWebhookOnVisitorMessage=True,
+        LivechatWebhookRetryDelay=20,
+    )
+    receiver.statuses = [502]
+    receiver.response_body = "crm says hi"
+    rid = await _chat(client, ["hello"])
+    [row] = await settled(database_url, 1)
+
+    listing = (await client.get(DELIVERIES, headers=admin)).json()
+    assert listing["success"] is True
+    assert listing["total"] == 1 and listing["count"] == 1 and listing["offset"] == 0
+    [item] = listing["deliveries"]
+    assert item["_id"] == row.id
+    assert item["type"] == "Message"
+    assert item["roomId"] == rid
+    assert item["status"] == "delivered"
+    assert item["attempts"] == 2
+    assert item["lastStatusCode"] == 200
+    assert item["endpointId"] == "rocketchat"
+    assert item["deliveredAt"].endswith("Z")
+
+    detail = (await client.get(f"{DELIVERIES}/{row.id}", headers=admin)).json()["delivery"]
+    assert detail["payload"]["messages"][0]["msg"] == "hello"
+    log = detail["attemptsLog"]
+    assert [a["attempt"] for a in log] == [1, 2]
+    assert [a["statusCode"] for a in log] == [502, 200]
+    assert log[1]["responseBody"] == "crm says hi"
+    assert all(isinstance(a["durationMs"], int) for a in log)
+    assert log[0]["requestHeaders"]["webhook-id"] == row.id
+    assert "top-secret-token" not in str(detail)
+
+
+async def test_the_list_filters_by_status_type_and_room_and_pages_newest_first(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(
+        client,
+        admin,
+        LivechatWebhookUrl=receiver.url,
+        LivechatWebhookOnVisitorMessage=True,
+        LivechatWebhookOnStart=True,
+    )
+    first = await _chat(client, ["a", "b"], "tok-1")
+    second = await _chat(client, ["c"], "tok-2")
+    await settled(database_url, 5)
+
+    everything = (await client.get(DELIVERIES, headers=admin)).json()
+    assert everything["total"] == 5
+    messages = (await client.get(DELIVERIES, params={"type": "Message"}, headers=admin)).json()
+    assert messages["total"] == 3
+    in_first = (await client.get(DELIVERIES, params={"roomId": first}, headers=admin)).json()
+    assert {d["roomId"] for d in in_first["deliveries"]} == {first}
+    assert in_first["total"] == 3
+    page = (await client.get(DELIVERIES, params={"offset": 0, "count": 2}, headers=admin)).json()
+    assert page["count"] == 2 and page["total"] == 5
+    assert page["deliveries"][0]["roomId"] == second  # newest first
+    rest = (await client.get(DELIVERIES, params={"offset": 2, "count": 2}, headers=admin)).json()
+    seen = {d["_id"] for d in page["deliveries"]} | {d["_id"] for d in rest["deliveries"]}
+    assert len(seen) == 4
+    none_dead = (await client.get(DELIVERIES, params={"status": "dead"}, headers=admin)).json()
+    assert none_dead["total"] == 0
+
+
+async def test_bad_filters_are_400_and_unknown_ids_404(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    assert (await client.get(DELIVERIES, params={"status": "lost"}, headers=admin)).status_code == 400
+    assert (await client.get(DELIVERIES, params={"count": 0}, headers=admin)).status_code == 400
+    assert (await client.get(DELIVERIES, params={"offset": "x"}, headers=admin)).status_code == 400
+    missing = await client.get(f"{DELIVERIES}/msg_nope", headers=admin)
+    assert missing.status_code == 404
+    assert missing.json()["success"] is False
+    assert (await client.post(f"{DELIVERIES}/msg_nope/redeliver", headers=admin)).status_code == 404
+
+
+async def test_a_dead_delivery_is_redelivered_with_the_same_id_and_a_fresh_budget(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(
+        client,
+        admin,
+        LivechatWebhookUrl=receiver.url,
+        LivechatWebhookOnVisitorMessage=True,
+        LivechatWebhookRetries=1,
+        LivechatWebhookRetryDelay=20,
+    )
+    receiver.default_status = 500
+    await _chat(client, ["hello"])
+    [row] = await settled(database_url, 1)
+    assert row.status == "dead" and row.attempts == 2
+
+    receiver.statuses = [500]  # one more failure is within the fresh budget
+    receiver.default_status = 200
+    response = await client.post(f"{DELIVERIES}/{row.id}/redeliver", headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["delivery"]["status"] == "pending"
+    [again] = await settled(database_url, 1)
+    assert again.status == "delivered"
+    assert again.attempts == 4
+    assert {r.header("webhook-id") for r in receiver.requests} == {row.id}
+    detail = (await client.get(f"{DELIVERIES}/{row.id}", headers=admin)).json()["delivery"]
+    assert [a["statusCode"] for a in detail["attemptsLog"]] == [500, 500, 500, 200]
+
+
+async def test_a_pending_delivery_cannot_be_redelivered(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(
+        client,
+        admin,
+        LivechatWebhookUrl=receiver.url,
+        LivechatWebhookOnVisitorMessage=True,
+        LivechatWebhookRetryDelay=60_000,
+    )
+    receiver.default_status = 500
+    await _chat(client, ["hello"])
+    await receiver.arrived(1)
+    listing = (await client.get(DELIVERIES, params={"status": "pending"}, headers=admin)).json()
+    [pending] = listing["deliveries"]
+    assert pending["nextAttemptAt"] is not None
+    response = await client.post(f"{DELIVERIES}/{pending['_id']}/redeliver", headers=admin)
+    assert response.status_code == 400
+    assert response.json()["error"] == "error-delivery-pending"
+
+
+async def test_agents_cannot_read_the_delivery_log(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    user = {
+        "username": "agent1",
+        "email": "agent1@example.com",
+        "name": "Agent",
+        "password": "agent-password",
+        "roles": ["livechat-agent"],
+    }
+    assert (await client.post("/api/v1/users.create", json=user, headers=admin)).status_code == 200
+    agent = await login_headers(client, "agent1", "agent-password")
+    assert (await client.get(DELIVERIES, headers=agent)).status_code == 403
+    assert (await client.get(DELIVERIES)).status_code == 401
+
+
+async def test_metrics_count_deliveries_and_health_answers(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
+    await _chat(client, ["hello"])
+    await settled(database_url, 1)
+    text = (await client.get("/metrics")).text
+    assert 'omnihook_webhook_deliveries_delivered_total{endpoint="rocketchat"}' in text
+    assert "omnihook_webhook_attempt_duration_seconds_bucket" in text
+    assert "omnihook_webhook_deliveries_pending 0.0" in text
+    health = await client.get("/health")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "database": "ok", "dispatcher": "running"}
