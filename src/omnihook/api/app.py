@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from omnihook import __version__
 from omnihook.api.errors import install_error_handlers
-from omnihook.api.routes import auth, livechat_agent, livechat_visitor, omnichannel, webhooks
+from omnihook.api.routes import auth, deliveries, livechat_agent, livechat_visitor, omnichannel, webhooks
 from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
 from omnihook.storage.database import Database
@@ -74,5 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(livechat_visitor.router)
     app.include_router(livechat_agent.router)
     app.include_router(webhooks.router)
+    app.include_router(deliveries.router)
     install_web(app, db)
     return app
