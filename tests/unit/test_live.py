@@ -1,0 +1,107 @@
+"""The live broker: who hears which committed event, and how a stream starts, idles and ends."""
+
+from __future__ import annotations
+
+import json
+
+from omnihook.domain.events import MessageSent, OfflineMessageReceived, RoomClosed, RoomTaken
+from omnihook.web.live import QUEUE_SIZE, Broker, event_stream
+
+
+def drain(queue_owner: object) -> list[dict[str, object]]:
+    queue = queue_owner.queue  # type: ignore[attr-defined]
+    notes = []
+    while not queue.empty():
+        notes.append(queue.get_nowait())
+    return notes
+
+
+async def test_a_room_subscription_hears_its_room_only() -> None:
+    broker = Broker()
+    with broker.subscribe("room-a") as visitor_a:
+        broker.publish(
+            [
+                MessageSent(room_id="room-a", message_id="m1", by_visitor=True),
+                MessageSent(room_id="room-b", message_id="m2", by_visitor=True),
+                RoomClosed(room_id="room-b"),
+            ]
+        )
+        assert [n["messageId"] for n in drain(visitor_a)] == ["m1"]
+
+
+async def test_a_staff_subscription_hears_every_room() -> None:
+    broker = Broker()
+    with broker.subscribe() as staff:
+        broker.publish([RoomTaken(room_id="room-a", agent_id="agent-1"), RoomClosed(room_id="room-b")])
+        assert drain(staff) == [
+            {"kind": "room.taken", "roomId": "room-a", "agentId": "agent-1"},
+            {"kind": "room.closed", "roomId": "room-b"},
+        ]
+
+
+async def test_notes_carry_ids_never_message_text_or_offline_visitor_details() -> None:
+    broker = Broker()
+    with broker.subscribe() as staff:
+        broker.publish(
+            [
+                OfflineMessageReceived(
+                    offline_message_id="o1", name="Ann", email="ann@example.com", message="call me"
+                )
+            ]
+        )
+        assert drain(staff) == [{"kind": "offline_message.received", "roomId": None}]
+
+
+async def test_leaving_a_subscription_unsubscribes() -> None:
+    broker = Broker()
+    with broker.subscribe("room-a"):
+        assert broker.subscriber_count == 1
+    assert broker.subscriber_count == 0
+    broker.publish([RoomClosed(room_id="room-a")])  # nobody left to tell: no error
+
+
+async def test_a_stream_says_hello_then_relays_notes_and_ends_when_the_broker_closes() -> None:
+    broker = Broker()
+    stream = event_stream(broker, "room-a")
+    hello = await anext(stream)
+    assert hello.startswith(b"retry: 2000\n")
+    assert json.loads(hello.split(b"data: ", 1)[1]) == {"kind": "hello", "roomId": "room-a"}
+    broker.publish([MessageSent(room_id="room-a", message_id="m1", by_visitor=False)])
+    note = await anext(stream)
+    assert json.loads(note.removeprefix(b"data: ")) == {
+        "kind": "message.sent",
+        "roomId": "room-a",
+        "messageId": "m1",
+        "byVisitor": False,
+    }
+    broker.close()
+    assert [chunk async for chunk in stream] == []
+    assert broker.subscriber_count == 0
+
+
+async def test_an_idle_stream_sends_heartbeat_comments() -> None:
+    broker = Broker()
+    stream = event_stream(broker, None, heartbeat=0.01)
+    await anext(stream)
+    assert await anext(stream) == b": heartbeat\n\n"
+    await stream.aclose()
+    assert broker.subscriber_count == 0
+
+
+async def test_a_reader_that_falls_behind_is_told_to_reload() -> None:
+    broker = Broker()
+    stream = event_stream(broker, None)
+    await anext(stream)
+    broker.publish(
+        [MessageSent(room_id="r", message_id=f"m{i}", by_visitor=True) for i in range(QUEUE_SIZE + 5)]
+    )
+    first = await anext(stream)
+    assert json.loads(first.removeprefix(b"data: "))["kind"] == "resync"
+    await stream.aclose()
+
+
+async def test_a_stream_opened_after_close_ends_at_once() -> None:
+    broker = Broker()
+    broker.close()
+    chunks = [chunk async for chunk in event_stream(broker, None)]
+    assert len(chunks) == 1  # the hello, then the end
