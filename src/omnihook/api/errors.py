@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnihook.domain.errors import DomainError
@@ -49,6 +50,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, str(exc.detail), kinds.get(exc.status_code, "error-invalid-request")
         )
+
+    @app.exception_handler(DBAPIError)
+    async def database_refused(_: Request, exc: DBAPIError) -> JSONResponse:
+        # SQLSTATE class 22 (data exception: NUL byte, out of range) and 23 (a uniqueness race) are
+        # the caller's input, not our failure.
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        if isinstance(exc, IntegrityError) or state.startswith("23"):
+            return error_response(
+                400, "error-conflict", "error-invalid-state", "a concurrent change won: retry"
+            )
+        if state.startswith("22"):
+            return error_response(
+                400, "invalid-params", "invalid-params", "a value is not storable text or is out of range"
+            )
+        log.exception("database error", exc_info=exc)
+        return error_response(500, "error-internal", "internal-error", "an unexpected error was logged")
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
