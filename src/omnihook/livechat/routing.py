@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import String, and_, cast, func, select, update
@@ -172,7 +172,7 @@ async def queued_inquiries(
             mine = await agent_department_ids(conn, user.id)
             query = query.where(inquiries.c.department_id.is_(None) | inquiries.c.department_id.in_(mine))
         rows = (await conn.execute(query.order_by(inquiries.c.created_at, inquiries.c.id))).all()
-    found = [Inquiry(**{**inquiry_from_row(r).__dict__, "last_message": r.last_message}) for r in rows]
+    found = [replace(inquiry_from_row(r), last_message=r.last_message) for r in rows]
     return found[offset : offset + count], len(found)
 
 
@@ -220,7 +220,7 @@ async def take_inquiry(
             )
         )
         uow.record(RoomTaken(room_id=inquiry.room_id, agent_id=taker.id))
-        return Inquiry(**{**inquiry.__dict__, "status": InquiryStatus.TAKEN, "taken_at": now})
+        return replace(inquiry, status=InquiryStatus.TAKEN, taken_at=now)
 
 
 def _snapshot(room: Room) -> ServedBySnapshot | None:
