@@ -207,3 +207,19 @@ async def test_settings_refuse_unknown_ids_bad_values_and_non_admins(
     assert (await client.get(path, headers=agent)).status_code == 403
     assert (await client.post(path, json={"value": "Manual_Selection"}, headers=agent)).status_code == 403
     assert (await client.get(path, headers=admin)).json()["value"] == "Auto_Selection"
+
+
+async def test_crm_settings_written_at_settings_id_reach_the_webhook_integration(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    url = "/api/v1/settings/Livechat_webhookUrl"
+    written = await client.post(url, json={"value": "http://127.0.0.1:9/crm"}, headers=admin)
+    assert written.status_code == 200, written.text
+    assert (await client.get(url, headers=admin)).json()["value"] == "http://127.0.0.1:9/crm"
+    integration = await client.get("/api/v1/livechat/integrations.settings", headers=admin)
+    values = {s["_id"]: s["value"] for s in integration.json()["settings"]}
+    assert values["Livechat_webhookUrl"] == "http://127.0.0.1:9/crm"
+    timeout = await client.post(
+        "/api/v1/settings/Livechat_http_timeout", json={"value": "soon"}, headers=admin
+    )
+    assert timeout.status_code == 400

@@ -18,7 +18,7 @@ class SettingSpec:
     choices: tuple[str, ...] = ()
 
 
-# Rocket.Chat's ids. The CRM integration ones are read by the webhook engine (same table).
+# Rocket.Chat's ids. The CRM integration settings belong to the webhook engine (webhooks/settings.py).
 SETTINGS: dict[str, SettingSpec] = {
     "Livechat_enabled": SettingSpec(bool, True),
     "Livechat_Routing_Method": SettingSpec(
@@ -35,21 +35,7 @@ SETTINGS: dict[str, SettingSpec] = {
     "Livechat_history_monitor_type": SettingSpec(str, "url", ("url", "title")),
     "Omnichannel_allow_visitors_to_close_conversation": SettingSpec(bool, True),
     "Livechat_conversation_finished_message": SettingSpec(str, ""),
-    "Livechat_webhookUrl": SettingSpec(str, ""),
-    "Livechat_secret_token": SettingSpec(str, ""),
-    "Livechat_http_timeout": SettingSpec(int, 5000),
-    "Livechat_webhook_on_start": SettingSpec(bool, False),
-    "Livechat_webhook_on_close": SettingSpec(bool, False),
-    "Livechat_webhook_on_chat_taken": SettingSpec(bool, False),
-    "Livechat_webhook_on_chat_queued": SettingSpec(bool, False),
-    "Livechat_webhook_on_forward": SettingSpec(bool, False),
-    "Livechat_webhook_on_offline_msg": SettingSpec(bool, False),
-    "Livechat_webhook_on_visitor_message": SettingSpec(bool, False),
-    "Livechat_webhook_on_agent_message": SettingSpec(bool, False),
-    "Livechat_webhook_on_capture": SettingSpec(bool, False),
-    "Send_visitor_navigation_history_livechat_webhook_request": SettingSpec(bool, False),
 }
-SECRET_SETTINGS = frozenset({"Livechat_secret_token"})
 
 
 def _spec(setting_id: str) -> SettingSpec:

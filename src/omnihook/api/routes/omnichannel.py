@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
-from omnihook.api.deps import DB, Admin, Agent, Manager
+from omnihook.api.deps import DB, Admin, Agent, AppSettings, Manager
 from omnihook.api.presenters import department_agent_json, department_json, user_json
 from omnihook.domain.errors import InvalidInput
 from omnihook.domain.rooms import Department
 from omnihook.livechat import agents, departments
 from omnihook.livechat import settings as workspace_settings
 from omnihook.livechat.departments import DepartmentInput
+from omnihook.webhooks import settings as integration
+from omnihook.webhooks.catalog import BY_SETTING_ID
 
 router = APIRouter(prefix="/api/v1", tags=["omnichannel"])
 
@@ -168,15 +170,33 @@ async def delete_department(department_id: str, _: Manager, db: DB) -> dict[str,
 
 @router.get("/settings/{setting_id}")
 async def read_setting(setting_id: str, _: Admin, db: DB) -> dict[str, Any]:
-    value = await workspace_settings.get_setting(db, setting_id)
+    if setting_id in BY_SETTING_ID:
+        value = (await integration.current_integration_settings(db))[setting_id]
+    else:
+        value = await workspace_settings.get_setting(db, setting_id)
     return {"_id": setting_id, "value": value, "success": True}
 
 
 @router.post("/settings/{setting_id}")
 async def write_setting(
-    setting_id: str, _: Admin, db: DB, body: Annotated[dict[str, Any], Body()]
+    setting_id: str,
+    request: Request,
+    _: Admin,
+    db: DB,
+    app_settings: AppSettings,
+    body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     if "value" not in body:
         raise InvalidInput("error-invalid-setting-value", "value: required")
-    await workspace_settings.set_setting(db, setting_id, body["value"])
+    crm = BY_SETTING_ID.get(setting_id)
+    if crm is not None:
+        # The webhook engine validates these and keeps its Rocket.Chat endpoint in step.
+        await integration.save_integration_settings(
+            db,
+            {crm.field: body["value"]},
+            allow_private_targets=app_settings.allow_private_targets,
+            on_change=request.app.state.webhooks.endpoints_changed,
+        )
+    else:
+        await workspace_settings.set_setting(db, setting_id, body["value"])
     return {"success": True}
