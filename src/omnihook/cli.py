@@ -1,4 +1,4 @@
-"""The `omnihook` command: serve, migrate, create-admin."""
+"""The `omnihook` command: serve, worker, migrate, create-admin."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ def serve(
     # Live pages hold event streams open: end them on stop instead of waiting for them.
     end_streams_on_exit(server, application.state.live)
     server.run()
+
+
+@app.command()
+def worker() -> None:
+    """Deliver webhooks without serving HTTP; run any number of workers on PostgreSQL."""
+    from omnihook.webhooks.worker import run_worker
+
+    asyncio.run(run_worker(get_settings()))
 
 
 @app.command("migrate")
