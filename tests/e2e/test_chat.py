@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import AGENT_PASSWORD, Server, log_in, screenshot
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, AGENT_PASSWORD, Server, log_in, screenshot
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.browser
@@ -141,6 +141,16 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     taken = next(r.json() for r in crm.requests if r.json()["type"] == "LivechatSessionTaken")
     assert taken["agent"]["username"] == "alice"
     assert all(r.header("X-RocketChat-Livechat-Token") == "crm-secret" for r in crm.requests)
+
+    # Every one of them is on the Deliveries page.
+    admin = new_page(browser, server)
+    log_in(admin, ADMIN_USERNAME, ADMIN_PASSWORD, "/admin/deliveries")
+    rows = admin.locator("#deliveries tbody tr")
+    expect(rows).to_have_count(len(crm.requests))
+    expect(rows.filter(has_text="delivered")).to_have_count(len(crm.requests))
+    shown_types = admin.locator("#deliveries tbody td:nth-child(2)").all_inner_texts()
+    assert sorted(shown_types) == sorted(types)
+    screenshot(admin, "deliveries")
 
 
 def test_an_agent_forwards_a_chat_to_a_department_whose_agent_sees_it_live(

@@ -29,14 +29,35 @@ document.addEventListener("DOMContentLoaded", async () => {
     const cells = [
       OH.el("td", {}, OH.el("a", { href: link, title: d._id }, OH.time(d.createdAt))),
       OH.el("td", {}, d.type),
-      OH.el("td", {}, d.roomId ? OH.el("code", {}, d.roomId) : "—"),
+      OH.el(
+        "td",
+        {},
+        d.roomId
+          ? OH.el("a", { href: `/admin/deliveries${OH.query({ roomId: d.roomId })}`, title: "Only this room" }, OH.el("code", {}, d.roomId))
+          : "—",
+      ),
       OH.el("td", {}, OH.el("span", { class: `badge ${d.status}` }, d.status)),
       OH.el("td", { class: "num" }, d.attempts),
       OH.el("td", { class: "num" }, d.lastStatusCode ?? (d.lastError ? "error" : "—")),
       OH.el("td", {}, d.status === "pending" ? OH.time(d.nextAttemptAt) : "—"),
-      OH.el("td", {}, OH.el("a", { href: link }, "Details")),
+      OH.el(
+        "td",
+        {},
+        OH.el("a", { href: link }, "Details"),
+        d.status === "dead" ? [" ", OH.el("button", { type: "button", class: "small", onclick: () => redeliver(d) }, "Send again")] : null,
+      ),
     ];
     return OH.el("tr", { dataset: { id: d._id, status: d.status, type: d.type } }, cells);
+  }
+
+  async function redeliver(d) {
+    try {
+      await OH.api("POST", `omnihook/deliveries/${encodeURIComponent(d._id)}/redeliver`);
+      OH.showPageError("");
+    } catch (err) {
+      OH.showPageError(`Could not send it again: ${err.message}`);
+    }
+    await load();
   }
 
   async function load() {

@@ -64,7 +64,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       ...fact("Event type", d.type),
       ...fact("Room", d.roomId ? OH.el("a", { href: `/admin/deliveries?roomId=${encodeURIComponent(d.roomId)}` }, d.roomId) : null),
       ...fact("Event id", d.eventId),
-      ...fact("Endpoint", d.endpointName || d.endpointUrl || d.endpointId),
+      ...fact("Endpoint", [d.endpointName, d.endpointUrl].filter(Boolean).join(" · ") || d.endpointId),
       ...fact("Attempts", d.attempts),
       ...fact("Last status code", d.lastStatusCode),
       ...fact("Last error", d.lastError),
