@@ -223,3 +223,19 @@ async def test_crm_settings_written_at_settings_id_reach_the_webhook_integration
         "/api/v1/settings/Livechat_http_timeout", json={"value": "soon"}, headers=admin
     )
     assert timeout.status_code == 400
+
+
+async def test_agents_list_the_available_colleagues_they_can_forward_to_but_not_managers(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    alice = await create_agent(client, admin, "alice")
+    await create_agent(client, admin, "bob")
+    await create_agent(client, admin, "carol", available=False)
+    colleagues = await client.get(
+        "/api/v1/livechat/users/agent",
+        params={"onlyAvailable": "true", "excludeId": alice["X-User-Id"]},
+        headers=alice,
+    )
+    assert colleagues.status_code == 200
+    assert [u["username"] for u in colleagues.json()["users"]] == ["bob"]
+    assert (await client.get("/api/v1/livechat/users/manager", headers=alice)).status_code == 403

@@ -44,7 +44,14 @@ async def remove_role(db: Database, *, user_id: str, role: Role) -> None:
 
 
 async def list_with_role(
-    db: Database, *, role: Role, text: str | None = None, offset: int = 0, count: int = 50
+    db: Database,
+    *,
+    role: Role,
+    text: str | None = None,
+    only_available: bool = False,
+    exclude_id: str | None = None,
+    offset: int = 0,
+    count: int = 50,
 ) -> tuple[list[User], int]:
     async with db.engine.connect() as conn:
         # Roles are a JSON list; filter in Python (a workspace has few staff users).
@@ -53,6 +60,10 @@ async def list_with_role(
     if text:
         needle = text.lower()
         found = [u for u in found if needle in u.username.lower() or needle in (u.name or "").lower()]
+    if only_available:
+        found = [u for u in found if u.livechat_status == AgentStatus.AVAILABLE]
+    if exclude_id:
+        found = [u for u in found if u.id != exclude_id]
     return found[offset : offset + count], len(found)
 
 

@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 
 from omnihook.api.deps import DB, Admin, Agent, AppSettings, Manager
 from omnihook.api.presenters import department_agent_json, department_json, user_json
-from omnihook.domain.errors import InvalidInput
+from omnihook.domain.errors import Forbidden, InvalidInput
 from omnihook.domain.rooms import Department
+from omnihook.domain.users import Role
 from omnihook.livechat import agents, departments
 from omnihook.livechat import settings as workspace_settings
 from omnihook.livechat.departments import DepartmentInput
@@ -36,11 +37,27 @@ async def add_omnichannel_user(kind: str, body: UsernameBody, _: Manager, db: DB
 
 @router.get("/livechat/users/{kind}")
 async def list_omnichannel_users(
-    kind: str, _: Manager, db: DB, text: str | None = None, offset: Offset = 0, count: Count = 50
+    kind: str,
+    user: Agent,
+    db: DB,
+    text: str | None = None,
+    onlyAvailable: bool = False,
+    excludeId: str | None = None,
+    offset: Offset = 0,
+    count: Count = 50,
 ) -> dict[str, Any]:
-    """The agents (each with `statusLivechat`) or the managers."""
+    """The agents (each with `statusLivechat`; agents may list them to forward a chat) or the managers."""
+    role = agents.role_for(kind)
+    if role is not Role.AGENT and not user.is_manager:
+        raise Forbidden("error-not-allowed", "only managers list managers")
     found, total = await agents.list_with_role(
-        db, role=agents.role_for(kind), text=text, offset=offset, count=count
+        db,
+        role=role,
+        text=text,
+        only_available=onlyAvailable,
+        exclude_id=excludeId,
+        offset=offset,
+        count=count,
     )
     return {
         "users": [user_json(u) for u in found],
