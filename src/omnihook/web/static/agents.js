@@ -85,5 +85,27 @@ document.addEventListener("DOMContentLoaded", async () => {
     }
   });
 
-  await load();
+  // The routing method (an admin setting; managers see it read-only).
+  const routing = document.getElementById("routing-method");
+  const routingStatus = document.getElementById("routing-status");
+  async function loadRouting() {
+    try {
+      routing.value = (await OH.api("GET", "settings/Livechat_Routing_Method")).value;
+      routing.disabled = false;
+    } catch (err) {
+      routingStatus.textContent = err.status === 403 ? "Only an admin can change this." : err.message;
+    }
+  }
+  routing.addEventListener("change", async () => {
+    routingStatus.textContent = "";
+    try {
+      await OH.api("POST", "settings/Livechat_Routing_Method", { value: routing.value });
+      routingStatus.textContent = "Saved.";
+    } catch (err) {
+      routingStatus.textContent = `Not saved: ${err.message}`;
+      await loadRouting();
+    }
+  });
+
+  await Promise.all([load(), loadRouting()]);
 });
