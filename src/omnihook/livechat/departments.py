@@ -215,3 +215,21 @@ async def department_exists(conn: AsyncConnection, department_id: str) -> bool:
         )
     ).first()
     return row is not None
+
+
+async def departments_of_agent(
+    db: Database, agent_id: str, *, enabled_only: bool = False
+) -> list[Department]:
+    """The departments this agent serves (each with its agents)."""
+    async with db.engine.connect() as conn:
+        query = (
+            select(departments)
+            .join(department_agents, department_agents.c.department_id == departments.c.id)
+            .where(department_agents.c.agent_id == agent_id)
+            .order_by(departments.c.name)
+        )
+        if enabled_only:
+            query = query.where(departments.c.enabled.is_(True))
+        rows = (await conn.execute(query)).all()
+        agents = await _agents_of(conn, [r.id for r in rows])
+        return [_department(r, agents[r.id]) for r in rows]

@@ -333,3 +333,14 @@ async def save_info(db: Database, user: User, guest: GuestData, room_data: RoomD
             )
         uow.record(RoomInfoEdited(room_id=room.id))
         return await find_room(uow.conn, room.id)
+
+
+async def open_rooms_of_token(db: Database, token: str | None) -> list[Room]:
+    async with db.engine.connect() as conn:
+        visitor = await visitor_by_token(conn, token)
+        rows = await conn.execute(
+            room_query()
+            .where(rooms.c.visitor_id == visitor.id, rooms.c.status != RoomStatus.CLOSED)
+            .order_by(rooms.c.created_at)
+        )
+        return [room_from_row(r) for r in rows]

@@ -29,6 +29,7 @@ from omnihook.livechat.queries import (
     inquiry_from_row,
     inquiry_query,
     routing_method,
+    visitor_by_token,
     visitor_room,
 )
 from omnihook.storage.database import Database, UnitOfWork
@@ -342,3 +343,32 @@ def _check_forward(actor: User, room: Room) -> None:
     serving = room.served_by is not None and room.served_by.id == actor.id
     if not (serving or actor.is_manager):
         raise Forbidden("error-not-allowed", "only the chat's agent or a manager forwards it")
+
+
+async def next_agent(db: Database, token: str | None, department_id: str | None) -> User | None:
+    """The agent serving the visitor's open chat, else the one Auto_Selection would pick now."""
+    async with db.engine.connect() as conn:
+        visitor = await visitor_by_token(conn, token)
+        row = (
+            await conn.execute(
+                select(rooms.c.served_by_id).where(
+                    rooms.c.visitor_id == visitor.id,
+                    rooms.c.status == RoomStatus.SERVED,
+                )
+            )
+        ).first()
+        if row is not None:
+            return await find_user(conn, user_id=row.served_by_id)
+        picked = await pick_agent(conn, department_id or visitor.department_id)
+        return await find_user(conn, user_id=picked.id) if picked else None
+
+
+async def inquiry_of_room(db: Database, user: User, room_id: str) -> Inquiry | None:
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(inquiry_query().where(inquiries.c.room_id == room_id))).first()
+        if row is None:
+            return None
+        inquiry = inquiry_from_row(row)
+        if not await may_take_from(conn, user, inquiry.department_id):
+            raise Forbidden("error-not-allowed", "this chat waits in a department you do not serve")
+        return inquiry

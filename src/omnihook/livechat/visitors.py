@@ -24,7 +24,7 @@ from omnihook.livechat.queries import (
 )
 from omnihook.storage.database import Database
 from omnihook.storage.settings_store import read_settings
-from omnihook.storage.tables import rooms, visitors
+from omnihook.storage.tables import inquiries, rooms, visitors
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -175,3 +175,58 @@ async def page_visited(
                 "page": {"title": title, "change": change, "location": {"href": href}, "token": token}
             },
         )
+
+
+async def visitor_by_id(db: Database, visitor_id: str) -> Visitor:
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(select(visitors).where(visitors.c.id == visitor_id))).first()
+    if row is None:
+        raise NotFound("visitor-not-found", f"no visitor {visitor_id!r}")
+    return visitor_from_row(row)
+
+
+async def check_visitor(db: Database, token: str | None) -> Visitor:
+    """The visitor of this token (401 when there is none)."""
+    async with db.engine.connect() as conn:
+        return await visitor_by_token(conn, token)
+
+
+async def forget_visitor(db: Database, token: str) -> Visitor:
+    """Erase the visitor's personal data and invalidate the token (their closed chats stay, anonymous).
+
+    Refused while a chat is open, as in Rocket.Chat.
+    """
+    async with db.transaction() as uow:
+        row = (await uow.conn.execute(select(visitors).where(visitors.c.token == token))).first()
+        if row is None:
+            raise NotFound("invalid-token", "no visitor has this token")
+        visitor = visitor_from_row(row)
+        open_rooms = await uow.conn.execute(
+            select(rooms.c.id).where(rooms.c.visitor_id == visitor.id, rooms.c.status != RoomStatus.CLOSED)
+        )
+        if open_rooms.first() is not None:
+            raise InvalidInput("visitor-has-open-rooms", "close the visitor's open chat first")
+        dead_token = f"deleted-{new_id()}"
+        await uow.conn.execute(
+            update(visitors)
+            .where(visitors.c.id == visitor.id)
+            .values(
+                token=dead_token,
+                name=None,
+                emails=[],
+                phones=[],
+                custom_fields={},
+                ip=None,
+                user_agent=None,
+                host=None,
+                updated_at=utcnow(),
+            )
+        )
+        # The old token must not open the old transcripts either.
+        await uow.conn.execute(
+            update(rooms).where(rooms.c.visitor_id == visitor.id).values(visitor_token=dead_token)
+        )
+        await uow.conn.execute(
+            update(inquiries).where(inquiries.c.visitor_token == token).values(visitor_token=dead_token)
+        )
+        return visitor

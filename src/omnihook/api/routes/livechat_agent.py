@@ -9,8 +9,15 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 
 from omnihook.api.deps import DB, Agent
-from omnihook.api.presenters import inquiry_json, message_json, room_json
-from omnihook.livechat import messages, rooms, routing
+from omnihook.api.presenters import (
+    department_agent_json,
+    inquiry_json,
+    message_json,
+    room_json,
+    visitor_json,
+)
+from omnihook.domain.errors import Forbidden
+from omnihook.livechat import departments, messages, rooms, routing, visitors
 from omnihook.livechat.rooms import GuestData, RoomData, RoomFilter
 
 router = APIRouter(prefix="/api/v1", tags=["livechat agent"])
@@ -174,3 +181,45 @@ async def room_save_info(body: SaveInfoBody, user: Agent, db: DB) -> dict[str, A
         RoomData(id=r.id, topic=r.topic, tags=r.tags, custom_fields=r.livechatData),
     )
     return {"success": True}
+
+
+@router.get("/livechat/inquiries.getOne")
+async def inquiries_get_one(
+    user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)]
+) -> dict[str, Any]:
+    inquiry = await routing.inquiry_of_room(db, user, roomId)
+    return {"inquiry": inquiry_json(inquiry) if inquiry else None, "success": True}
+
+
+@router.get("/livechat/department/{department_id}/agents")
+async def department_agents(
+    department_id: str, _: Agent, db: DB, offset: Offset = 0, count: Count = 50
+) -> dict[str, Any]:
+    dep = await departments.get_department(db, department_id)
+    page = dep.agents[offset : offset + count]
+    return {
+        "agents": [department_agent_json(a, dep) for a in page],
+        "count": len(page),
+        "offset": offset,
+        "total": len(dep.agents),
+        "success": True,
+    }
+
+
+@router.get("/livechat/agents/{agent_id}/departments")
+async def agent_departments(
+    agent_id: str, user: Agent, db: DB, enabledDepartmentsOnly: bool = False
+) -> dict[str, Any]:
+    if agent_id != user.id and not user.is_manager:
+        raise Forbidden("error-not-allowed", "agents see their own departments")
+    found = await departments.departments_of_agent(db, agent_id, enabled_only=enabledDepartmentsOnly)
+    rows = []
+    for dep in found:
+        mine = next(a for a in dep.agents if a.agent_id == agent_id)
+        rows.append({**department_agent_json(mine, dep), "departmentName": dep.name})
+    return {"departments": rows, "success": True}
+
+
+@router.get("/livechat/visitors.info")
+async def visitors_info(_: Agent, db: DB, visitorId: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    return {"visitor": visitor_json(await visitors.visitor_by_id(db, visitorId)), "success": True}

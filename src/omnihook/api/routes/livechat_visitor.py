@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from omnihook.api.deps import DB, current_user
 from omnihook.api.presenters import message_json, room_json, user_json, visitor_json
+from omnihook.domain.clock import iso, utcnow
 from omnihook.domain.errors import InvalidInput, NotFound
 from omnihook.domain.users import User
 from omnihook.livechat import messages, offline, rooms, routing, visitors, widget
@@ -330,3 +331,41 @@ async def agent_info(rid: str, token: str, db: DB) -> dict[str, Any]:
     if cfg.agent is None:
         raise NotFound("error-agent-not-found", "no agent serves this chat yet")
     return {"agent": _public_agent(cfg.agent), "success": True}
+
+
+@router.delete("/visitor/{token}")
+async def delete_visitor(token: str, db: DB) -> dict[str, Any]:
+    """Forget the visitor: personal data erased, token dead, closed chats kept anonymous."""
+    visitor = await visitors.forget_visitor(db, token)
+    return {"visitor": {"_id": visitor.id, "ts": iso(utcnow())}, "success": True}
+
+
+@router.get("/visitor/{token}/room")
+async def visitor_open_rooms(token: str, db: DB) -> dict[str, Any]:
+    return {"rooms": [room_json(r) for r in await rooms.open_rooms_of_token(db, token)], "success": True}
+
+
+VISITOR_STATUSES = ("online", "away", "busy", "offline")
+
+
+class VisitorStatusBody(BaseModel):
+    token: Token
+    status: str
+
+
+@router.post("/visitor.status")
+async def visitor_status(body: VisitorStatusBody, db: DB) -> dict[str, Any]:
+    """Accepted and echoed (presence is not kept: nothing routes on it)."""
+    if body.status not in VISITOR_STATUSES:
+        raise InvalidInput("error-invalid-status", f"status: one of {list(VISITOR_STATUSES)}")
+    await visitors.check_visitor(db, body.token)
+    return {"token": body.token, "status": body.status, "success": True}
+
+
+@router.get("/agent.next/{token}")
+async def agent_next(token: str, db: DB, department: str | None = None) -> dict[str, Any]:
+    """The agent of the visitor's chat, or the one who would get a new chat now (nothing when none)."""
+    agent = await routing.next_agent(db, token, department)
+    if agent is None:
+        return {"success": True}
+    return {"agent": _public_agent(agent), "success": True}
