@@ -128,6 +128,7 @@ rooms = Table(
     Column("closed_by_username", String(120), nullable=True),
     Column("closer", String(10), nullable=True),  # 'user' | 'visitor'
     Column("closing_comment", Text, nullable=True),
+    Column("survey_feedback", JSON, nullable=True),  # livechat/room.survey answers
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_rooms_visitor_status", "visitor_token", "status"),
     Index("ix_rooms_status", "status"),
@@ -168,6 +169,7 @@ messages = Table(
     Column("hidden", Boolean, nullable=False, default=False),
     # page.visited: {"page": {"title", "location": {"href"}, "token"}} on livechat_navigation_history
     Column("navigation", JSON, nullable=True),
+    Column("edited_at", UtcDateTime, nullable=True),  # the last edit (editedAt)
     Index("ix_messages_room_seq", "room_id", "seq"),
 )
 
