@@ -112,6 +112,9 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     expect(visitor.locator("#messages")).to_contain_text("Hello James, how can I help you today?")
     expect(visitor.locator("#room-state")).to_have_text("Chatting with alice")
 
+    # A reload keeps the conversation: the widget remembers its visitor token and room.
+    visitor.reload()
+    expect(visitor.locator("#messages")).to_contain_text("Hello James, how can I help you today?")
     send(visitor, "Where is order 42?")
     expect(agent.locator("#messages")).to_contain_text("Where is order 42?")
     screenshot(agent, "agent-console")
@@ -190,9 +193,16 @@ def test_an_agent_forwards_a_chat_to_a_department_whose_agent_sees_it_live(
     expect(visitor.locator("#messages")).to_contain_text("Billing here, hello Maria")
     expect(visitor.locator("#room-state")).to_have_text("Chatting with bob")
 
+    # The visitor ends the chat; bob's console shows it closed at once.
+    visitor.get_by_role("button", name="End chat").click()
+    expect(visitor.get_by_text("This chat has ended.")).to_be_visible()
+    expect(bob.locator("#chat-status")).to_have_text("closed")
+    expect(bob.locator("#my-rooms li")).to_have_count(0)
+
     forwarded = wait_for_webhook(crm, "LivechatSessionForwarded")
     assert forwarded["servedBy"]["username"] == "bob"
     assert forwarded["oldServedBy"]["username"] == "alice"
+    assert wait_for_webhook(crm, "LivechatSession")["closer"] == "visitor"
 
 
 def test_the_widget_shows_the_offline_form_when_no_agent_is_available(
