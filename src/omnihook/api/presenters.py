@@ -80,6 +80,8 @@ def room_json(r: Room) -> dict[str, Any]:
         }
     if r.crm_data is not None:
         body["crmData"] = r.crm_data
+    if r.survey_feedback:
+        body["surveyFeedback"] = r.survey_feedback
     if r.closed_at is not None:
         body["closedAt"] = iso(r.closed_at)
         body["closedBy"] = {"_id": r.closed_by_id, "username": r.closed_by_username}
@@ -107,6 +109,9 @@ def message_json(m: Message) -> dict[str, Any]:
         body["closingMessage"] = True
     if m.navigation is not None:
         body["navigation"] = m.navigation
+    if m.edited_at is not None:
+        body["editedAt"] = iso(m.edited_at)
+        body["editedBy"] = {"_id": m.u_id, "username": m.u_username}
     return body
 
 

@@ -123,6 +123,7 @@ class Room:
     closer: str | None
     closing_comment: str | None
     updated_at: datetime
+    survey_feedback: dict[str, str] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -164,6 +165,7 @@ class Message:
     closing_message: bool = False
     hidden: bool = False
     navigation: dict[str, Any] | None = None
+    edited_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -223,3 +224,46 @@ async def visitor_message(db: Database, *, token: str | None, rid: str | None, m
     if row is None:
         raise NotFound("invalid-message", f"no message {message_id!r} in this room")
     return message_from_row(row)
+
+
+async def _own_text_message(conn: AsyncConnection, room: Room, message_id: str) -> Message:
+    row = (
+        await conn.execute(select(messages).where(messages.c.id == message_id, messages.c.room_id == room.id))
+    ).first()
+    if row is None or row.hidden:
+        raise NotFound("invalid-message", f"no message {message_id!r} in this room")
+    message = message_from_row(row)
+    if message.t is not None or message.u_id != room.visitor_id:
+        raise Forbidden("error-action-not-allowed", "visitors change only their own text messages")
+    return message
+
+
+async def edit_visitor_message(
+    db: Database, *, token: str | None, rid: str | None, message_id: str, msg: str
+) -> Message:
+    """The visitor corrects a message of theirs in an open chat; sent again as a message (with editedAt)."""
+    validate_text(msg)
+    async with db.transaction() as uow:
+        room = await visitor_room(uow.conn, token, rid)
+        room.ensure_open()
+        message = await _own_text_message(uow.conn, room, message_id)
+        now = utcnow()
+        await uow.conn.execute(
+            update(messages).where(messages.c.id == message.id).values(msg=msg, edited_at=now, updated_at=now)
+        )
+        uow.record(MessageSent(room_id=room.id, message_id=message.id, by_visitor=True))
+        return replace(message, msg=msg, edited_at=now, updated_at=now)
+
+
+async def delete_visitor_message(
+    db: Database, *, token: str | None, rid: str | None, message_id: str
+) -> Message:
+    """The visitor withdraws a message of theirs in an open chat (kept, hidden from every reader)."""
+    async with db.transaction() as uow:
+        room = await visitor_room(uow.conn, token, rid)
+        room.ensure_open()
+        message = await _own_text_message(uow.conn, room, message_id)
+        await uow.conn.execute(
+            update(messages).where(messages.c.id == message.id).values(hidden=True, updated_at=utcnow())
+        )
+        return message

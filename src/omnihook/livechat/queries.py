@@ -78,6 +78,7 @@ def room_from_row(row: Any) -> Room:
         closer=row.closer,
         closing_comment=row.closing_comment,
         updated_at=row.updated_at,
+        survey_feedback=row.survey_feedback,
     )
 
 
@@ -97,6 +98,7 @@ def message_from_row(row: Any) -> Message:
         closing_message=row.closing_message,
         hidden=row.hidden,
         navigation=row.navigation,
+        edited_at=row.edited_at,
     )
 
 

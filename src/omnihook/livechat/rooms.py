@@ -344,3 +344,31 @@ async def open_rooms_of_token(db: Database, token: str | None) -> list[Room]:
             .order_by(rooms.c.created_at)
         )
         return [room_from_row(r) for r in rows]
+
+
+SURVEY_ITEMS = ("satisfaction", "agentKnowledge", "agentResposiveness", "agentFriendliness")
+SURVEY_VALUES = ("1", "2", "3", "4", "5")
+
+
+async def save_survey(
+    db: Database, *, token: str | None, rid: str | None, answers: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    """The visitor rates the chat (Rocket.Chat's items and 1 to 5 values, plus free `additionalFeedback`)."""
+    feedback: dict[str, str] = {}
+    for name, value in answers:
+        if name == "additionalFeedback" or (name in SURVEY_ITEMS and value in SURVEY_VALUES):
+            feedback[name] = value
+        else:
+            raise InvalidInput(
+                "invalid-survey",
+                f"data: {name!r}={value!r}; names {[*SURVEY_ITEMS, 'additionalFeedback']}, values 1 to 5",
+            )
+    if not feedback:
+        raise InvalidInput("invalid-survey", "data: at least one answer")
+    async with db.transaction() as uow:
+        room = await visitor_room(uow.conn, token, rid)
+        merged = {**(room.survey_feedback or {}), **feedback}
+        await uow.conn.execute(
+            update(rooms).where(rooms.c.id == room.id).values(survey_feedback=merged, updated_at=utcnow())
+        )
+    return feedback

@@ -369,3 +369,60 @@ async def agent_next(token: str, db: DB, department: str | None = None) -> dict[
     if agent is None:
         return {"success": True}
     return {"agent": _public_agent(agent), "success": True}
+
+
+class MessageEditBody(BaseModel):
+    token: Token
+    rid: str = Field(min_length=1, max_length=32)
+    msg: str
+
+
+@router.put("/message/{message_id}")
+async def edit_message(message_id: str, body: MessageEditBody, db: DB) -> dict[str, Any]:
+    message = await messages.edit_visitor_message(
+        db, token=body.token, rid=body.rid, message_id=message_id, msg=body.msg
+    )
+    return {"message": message_json(message), "success": True}
+
+
+class MessageDeleteBody(BaseModel):
+    token: Token
+    rid: str = Field(min_length=1, max_length=32)
+
+
+@router.delete("/message/{message_id}")
+async def delete_message(message_id: str, body: MessageDeleteBody, db: DB) -> dict[str, Any]:
+    message = await messages.delete_visitor_message(db, token=body.token, rid=body.rid, message_id=message_id)
+    return {"message": {"_id": message.id, "ts": iso(message.ts)}, "success": True}
+
+
+class SurveyAnswer(BaseModel):
+    name: str = Field(min_length=1, max_length=50)
+    value: str = Field(max_length=5000)
+
+
+class SurveyBody(BaseModel):
+    token: Token
+    rid: str = Field(min_length=1, max_length=32)
+    data: list[SurveyAnswer] = Field(min_length=1, max_length=10)
+
+
+@router.post("/room.survey")
+async def room_survey(body: SurveyBody, db: DB) -> dict[str, Any]:
+    """The visitor's ratings of the chat, kept on the room (`surveyFeedback`)."""
+    saved = await rooms.save_survey(
+        db, token=body.token, rid=body.rid, answers=[(a.name, a.value) for a in body.data]
+    )
+    return {"rid": body.rid, "data": saved, "success": True}
+
+
+@router.post("/transcript")
+async def transcript() -> dict[str, Any]:
+    """Refused: omnihook sends no email (the widget's config says `transcript: false`)."""
+    raise InvalidInput("error-transcript-not-enabled", "transcripts by email are not enabled on this server")
+
+
+@router.post("/upload/{rid}")
+async def upload(rid: str) -> dict[str, Any]:
+    """Refused: file uploads are off (the widget's config says `fileUpload: false`)."""
+    raise InvalidInput("error-file-upload-disabled", "file uploads are not enabled on this server")
