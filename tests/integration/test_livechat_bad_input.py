@@ -28,6 +28,10 @@ ENDPOINTS = [
     ("POST", "/api/v1/livechat/room.forward"),
     ("POST", "/api/v1/livechat/room.closeByUser"),
     ("POST", "/api/v1/livechat/room.saveInfo"),
+    ("PUT", "/api/v1/livechat/message/{rid}"),
+    ("DELETE", "/api/v1/livechat/message/{rid}"),
+    ("POST", "/api/v1/livechat/room.survey"),
+    ("POST", "/api/v1/livechat/visitor.status"),
 ]
 
 NUL = "a\u0000b"
@@ -62,6 +66,8 @@ def junk_bodies(rid: str) -> list[Any]:
         {"guestData": {"_id": NUL}, "roomData": {"_id": rid, "tags": [NUL], "livechatData": {"k": NUL}}},
         {"name": NUL, "email": "a@b.co", "message": NUL},
         {"token": "tok-1", "rid": rid, "department": NUL},
+        {"token": "tok-1", "rid": rid, "data": [{"name": NUL, "value": NUL}]},
+        {"token": "tok-1", "status": NUL},
     ]
 
 
