@@ -1,4 +1,4 @@
-"""Writing events through omnihook's use-case layer, in this process, with nobody delivering yet."""
+"""Writing events through omnihook's use-case layer, in this process (the webhook outbox included)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from omnihook.livechat.messages import send_visitor_message
 from omnihook.livechat.rooms import get_or_create_room
 from omnihook.livechat.visitors import VisitorInput, register_visitor
 from omnihook.storage.database import Database
+from omnihook.webhooks.endpoints import EndpointCache
+from omnihook.webhooks.outbox import Outbox
 from omnihook.webhooks.settings import save_integration_settings
 
 
 @dataclass
 class Populated:
     expected: dict[str, list[str]] = field(default_factory=dict)  # room id → message ids, in order
-    events: int = 0
+    events: int = 0  # messages written so far
     seconds: float = 0.0
 
     @property
@@ -27,46 +29,61 @@ class Populated:
 
 def open_database(url: str) -> Database:
     """A Database wired like the server's: the webhook outbox runs in every unit of work."""
-    from omnihook.webhooks.endpoints import EndpointCache
-    from omnihook.webhooks.outbox import Outbox
-
     db = Database(url)
     db.before_commit.append(Outbox(EndpointCache()))
     return db
 
 
-async def populate(url: str, webhook_url: str, *, rooms: int, events: int, writers: int = 4) -> Populated:
-    """`events` visitor messages spread round-robin over `rooms` open rooms, webhooks to `webhook_url`."""
+async def open_rooms(db: Database, count: int) -> list[tuple[str, str]]:
+    """`count` visitors with an open room each: [(token, room_id)]."""
+    opened = []
+    for i in range(count):
+        token = f"bench-{uuid.uuid4().hex}"
+        await register_visitor(db, VisitorInput(token=token, name=f"Visitor {i}"))
+        room, _ = await get_or_create_room(db, token=token)
+        opened.append((token, room.id))
+    return opened
+
+
+async def write_messages(
+    db: Database,
+    rooms: list[tuple[str, str]],
+    events: int,
+    *,
+    writers: int = 4,
+    into: Populated | None = None,
+) -> Populated:
+    """`events` visitor messages round-robin over `rooms`; each room's messages are written in order."""
+    result = into or Populated()
+    for _, room_id in rooms:
+        result.expected.setdefault(room_id, [])
+    writers = max(1, min(writers, len(rooms)))
+    started = time.perf_counter()
+
+    async def writer(w: int) -> None:
+        # a writer owns every room whose index ≡ w (mod writers): one room is never written concurrently
+        for i in range(events):
+            if (i % len(rooms)) % writers != w:
+                continue
+            token, room_id = rooms[i % len(rooms)]
+            message = await send_visitor_message(db, token=token, rid=room_id, msg=f"bench message {i}")
+            result.expected[room_id].append(message.id)
+            result.events += 1
+
+    await asyncio.gather(*(writer(w) for w in range(writers)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def populate(url: str, webhook_url: str, *, rooms: int, events: int) -> Populated:
+    """The Rocket.Chat CRM webhook on visitor messages to `webhook_url`, then `events` messages over `rooms`."""
     db = open_database(url)
-    result = Populated()
     try:
         await save_integration_settings(
             db,
             {"LivechatWebhookUrl": webhook_url, "LivechatWebhookOnVisitorMessage": True},
             allow_private_targets=True,
         )
-        opened: list[tuple[str, str]] = []
-        for i in range(rooms):
-            token = f"flood-{uuid.uuid4().hex}"
-            await register_visitor(db, VisitorInput(token=token, name=f"Visitor {i}"))
-            room, _ = await get_or_create_room(db, token=token)
-            opened.append((token, room.id))
-            result.expected[room.id] = []
-        started = time.perf_counter()
-        writers = max(1, min(writers, rooms))
-
-        # Each writer owns a share of the rooms, so that every room's messages are written in order.
-        async def writer(w: int) -> None:
-            for i in range(events):
-                if (i % rooms) % writers != w:
-                    continue
-                token, room_id = opened[i % rooms]
-                message = await send_visitor_message(db, token=token, rid=room_id, msg=f"flood message {i}")
-                result.expected[room_id].append(message.id)
-
-        await asyncio.gather(*(writer(w) for w in range(writers)))
-        result.seconds = time.perf_counter() - started
-        result.events = events
+        return await write_messages(db, await open_rooms(db, rooms), events)
     finally:
         await db.dispose()
-    return result

@@ -45,6 +45,16 @@ def usage(pid: int) -> Usage:
     return Usage(cpu, rss, peak)
 
 
+def reset_peak_rss(pid: int) -> bool:
+    """Start VmHWM afresh (Linux: clear_refs 5), so that the peak covers what follows only."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 class Child:
     """A child process whose output goes to a log file; `stop()` ends it and its process group."""
 
