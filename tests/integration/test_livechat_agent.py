@@ -424,3 +424,32 @@ async def test_auto_selection_queues_when_no_agent_of_the_department_is_availabl
     # Bob, of that department, takes it from the queue.
     await take_from_queue(client, bob, rid)
     assert (await room_info(client, bob, rid))["servedBy"]["username"] == "bob"
+
+
+async def test_under_auto_selection_waiting_chats_go_out_when_an_agent_becomes_available(
+    client: httpx.AsyncClient, admin: dict[str, str], database_url: str
+) -> None:
+    alice = await create_agent(client, admin, "alice", available=False)
+    bob = await create_agent(client, admin, "bob", available=False)
+    sales = await _department(client, admin, "Sales", alice)
+    support = await _department(client, admin, "Support", bob)
+    general = await _chat(client, "t-general")
+    in_sales = await _chat(client, "t-sales", department=sales)
+    in_support = await _chat(client, "t-support", department=support)
+    for rid in (general, in_sales, in_support):
+        assert (await room_info(client, admin, rid))["status"] == "queued"
+    await client.post(f"{API}/agent.status", json={"status": "available"}, headers=alice)
+    assert (await room_info(client, admin, general))["servedBy"]["username"] == "alice"
+    assert (await room_info(client, admin, in_sales))["servedBy"]["username"] == "alice"
+    assert (await room_info(client, admin, in_support))["status"] == "queued"
+    assert (await _events(database_url, general))[-1] == ("room.taken", {"agent_id": alice["X-User-Id"]})
+
+
+async def test_under_manual_selection_becoming_available_assigns_nothing(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    await set_routing(client, admin, "Manual_Selection")
+    alice = await create_agent(client, admin, "alice", available=False)
+    rid = await _chat(client, "t-1")
+    await client.post(f"{API}/agent.status", json={"status": "available"}, headers=alice)
+    assert (await room_info(client, admin, rid))["status"] == "queued"

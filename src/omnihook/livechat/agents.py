@@ -8,6 +8,7 @@ from omnihook.domain.errors import Forbidden, InvalidInput, NotFound
 from omnihook.domain.rooms import AgentStatus, RoomStatus
 from omnihook.domain.users import Role, User
 from omnihook.livechat.accounts import find_user, set_roles, user_from_row
+from omnihook.livechat.routing import dispatch_queue
 from omnihook.storage.database import Database
 from omnihook.storage.tables import department_agents, rooms, users
 
@@ -92,6 +93,8 @@ async def set_status(db: Database, *, actor: User, status: str | None, agent_id:
             else AgentStatus.AVAILABLE
         )
         await uow.conn.execute(update(users).where(users.c.id == target_id).values(livechat_status=str(new)))
+        if new == AgentStatus.AVAILABLE:
+            await dispatch_queue(uow, user)
     return str(new)
 
 

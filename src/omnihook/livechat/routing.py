@@ -372,3 +372,54 @@ async def inquiry_of_room(db: Database, user: User, room_id: str) -> Inquiry | N
         if not await may_take_from(conn, user, inquiry.department_id):
             raise Forbidden("error-not-allowed", "this chat waits in a department you do not serve")
         return inquiry
+
+
+QUEUE_DISPATCH_LIMIT = 100  # chats handed out per status change, to keep the transaction short
+
+
+async def dispatch_queue(uow: UnitOfWork, agent: User) -> int:
+    """Auto_Selection: chats that waited for want of an agent go out when this agent becomes available.
+
+    Each goes to the available agent of its department with the fewest open chats (not
+    necessarily this one). Returns how many were assigned.
+    """
+    if await routing_method(uow.conn) is not RoutingMethod.AUTO:
+        return 0
+    mine = await agent_department_ids(uow.conn, agent.id)
+    waiting = await uow.conn.execute(
+        select(inquiries.c.room_id, inquiries.c.department_id)
+        .where(
+            inquiries.c.status == InquiryStatus.QUEUED,
+            inquiries.c.department_id.is_(None) | inquiries.c.department_id.in_(mine),
+        )
+        .order_by(inquiries.c.created_at, inquiries.c.id)
+        .limit(QUEUE_DISPATCH_LIMIT)
+    )
+    assigned = 0
+    for row in waiting.all():
+        target = await pick_agent(uow.conn, row.department_id)
+        if target is None:
+            continue
+        now = utcnow()
+        # Guarded like a take: an agent taking it by hand at the same moment wins cleanly.
+        claimed = await uow.conn.execute(
+            update(inquiries)
+            .where(inquiries.c.room_id == row.room_id, inquiries.c.status == InquiryStatus.QUEUED)
+            .values(status=InquiryStatus.TAKEN, taken_at=now)
+        )
+        if claimed.rowcount != 1:
+            continue
+        await uow.conn.execute(
+            update(rooms)
+            .where(rooms.c.id == row.room_id)
+            .values(
+                status=RoomStatus.SERVED,
+                served_by_id=target.id,
+                served_by_username=target.username,
+                served_by_ts=now,
+                updated_at=now,
+            )
+        )
+        uow.record(RoomTaken(room_id=row.room_id, agent_id=target.id))
+        assigned += 1
+    return assigned
