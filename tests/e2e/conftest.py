@@ -7,22 +7,26 @@ never downloads a browser of its own. PostgreSQL coverage comes from the other s
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from tests import databases
 from tests.receiver import Receiver, running_receiver
 
+T = TypeVar("T")
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-1"
 AGENT_PASSWORD = "agent-password-1"
@@ -95,12 +99,29 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError(f"omnihook serve did not answer within 90 s:\n{log.read_text()}")
 
 
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    # Playwright's sync API keeps an event loop running in this thread: run elsewhere.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server_database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file; OMNIHOOK_E2E_DATABASE=postgres runs the pages on a new PostgreSQL database."""
+    if os.environ.get("OMNIHOOK_E2E_DATABASE") != "postgres":
+        yield f"sqlite:///{tmp_path / 'omnihook.db'}"
+        return
+    url = _run(databases.create_postgres_database())
+    yield url
+    _run(databases.drop_postgres_database(url))
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_database_url: str) -> Iterator[Server]:
     port = free_port()
     env = {
         **os.environ,
-        "OMNIHOOK_DATABASE_URL": f"sqlite:///{tmp_path / 'omnihook.db'}",
+        "OMNIHOOK_DATABASE_URL": server_database_url,
         "OMNIHOOK_ADMIN_USERNAME": ADMIN_USERNAME,
         "OMNIHOOK_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "OMNIHOOK_ALLOW_PRIVATE_TARGETS": "1",

@@ -3,12 +3,17 @@ who is asking before they open."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
-from omnihook.web.live import Broker
+from omnihook.api.app import create_app
+from omnihook.config import Settings
+from omnihook.web.live import Broker, Subscription
+from tests import databases
 from tests.conftest import login_headers
 
 
@@ -21,37 +26,78 @@ async def open_room(client: httpx.AsyncClient, token: str, name: str) -> str:
     return rid
 
 
-def drain(subscription: Any) -> list[dict[str, Any]]:
-    notes = []
-    while not subscription.queue.empty():
-        notes.append(subscription.queue.get_nowait())
-    return notes
+async def next_note(subscription: Subscription) -> dict[str, Any]:
+    """The next note (on PostgreSQL they come back through LISTEN, a moment after the commit)."""
+    return await asyncio.wait_for(subscription.queue.get(), timeout=30)
+
+
+async def messages_heard_until(subscription: Subscription, rid: str) -> list[str]:
+    """The rooms of the message notes heard, up to the first one of `rid` (other kinds skipped)."""
+    rooms: list[str] = []
+    while not rooms or rooms[-1] != rid:
+        note = await next_note(subscription)
+        if note["kind"] == "message.sent":
+            rooms.append(note["roomId"])
+    return rooms
+
+
+async def visitor_says(client: httpx.AsyncClient, token: str, rid: str, msg: str) -> int:
+    body = {"token": token, "rid": rid, "msg": msg}
+    return (await client.post("/api/v1/livechat/message", json=body)).status_code
 
 
 async def test_a_visitor_subscription_hears_its_own_room_after_each_commit_and_no_other(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     broker: Broker = app.state.live
+    await broker.ready()
     rid_a = await open_room(client, "token-a", "Ann")
     rid_b = await open_room(client, "token-b", "Ben")
     with broker.subscribe(rid_a) as ann, broker.subscribe() as staff:
-        for token, rid in (("token-a", rid_a), ("token-b", rid_b)):
-            body = {"token": token, "rid": rid, "msg": "hello"}
-            assert (await client.post("/api/v1/livechat/message", json=body)).status_code == 200
-        heard = drain(ann)
-        assert [n["kind"] for n in heard] == ["message.sent"]
-        assert heard[0]["roomId"] == rid_a
-        assert {n["roomId"] for n in drain(staff) if n["kind"] == "message.sent"} == {rid_a, rid_b}
+        assert await visitor_says(client, "token-b", rid_b, "hello from b") == 200
+        assert await visitor_says(client, "token-a", rid_a, "hello from a") == 200
+        # Notes arrive in commit order: once a's is heard, b's would have come first.
+        assert await messages_heard_until(ann, rid_a) == [rid_a]
+        assert await messages_heard_until(staff, rid_a) == [rid_b, rid_a]
 
 
 async def test_a_refused_change_tells_nobody(app: FastAPI, client: httpx.AsyncClient) -> None:
     broker: Broker = app.state.live
-    rid = await open_room(client, "token-a", "Ann")
+    await broker.ready()
+    rid_a = await open_room(client, "token-a", "Ann")
+    rid_b = await open_room(client, "token-b", "Ben")
     with broker.subscribe() as staff:
-        wrong_token = {"token": "token-b", "rid": rid, "msg": "not my room"}
-        refused = await client.post("/api/v1/livechat/message", json=wrong_token)
-        assert 400 <= refused.status_code < 500
-        assert drain(staff) == []
+        refused = await visitor_says(client, "token-b", rid_a, "not my room")
+        assert 400 <= refused < 500
+        assert await visitor_says(client, "token-b", rid_b, "my room") == 200
+        # Only the accepted message is heard of.
+        assert await messages_heard_until(staff, rid_b) == [rid_b]
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_change_made_through_one_server_reaches_the_streams_of_another(
+    postgres_session_url: str,
+) -> None:
+    await databases.truncate_all(postgres_session_url)
+    settings = Settings(
+        database_url=postgres_session_url, admin_username="admin", admin_password="admin-pass-1"
+    )
+    first, second = create_app(settings), create_app(settings)
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        transport = httpx.ASGITransport(app=first)
+        async with httpx.AsyncClient(transport=transport, base_url="http://first.test") as client:
+            watcher: Broker = second.state.live
+            await watcher.ready()
+            with watcher.subscribe() as staff:
+                rid = await open_room(client, "token-a", "Ann")
+                heard = [await next_note(staff)]
+                while heard[-1]["kind"] != "room.started":
+                    heard.append(await next_note(staff))
+                assert heard[-1]["roomId"] == rid
+                assert await visitor_says(client, "token-a", rid, "hello") == 200
+                while (note := await next_note(staff))["kind"] != "message.sent":
+                    pass
+                assert note["roomId"] == rid
 
 
 async def test_the_agent_stream_refuses_missing_forged_and_non_agent_credentials(

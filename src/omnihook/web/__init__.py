@@ -10,10 +10,17 @@ from omnihook.web import live, pages
 
 
 def install_web(app: FastAPI, db: Database) -> None:
-    """Serve the pages and static files, and feed committed domain events to the live streams."""
+    """Serve the pages and static files, and feed committed domain events to the live streams.
+
+    The app's lifespan must `await app.state.live.aclose()` on shutdown.
+    """
     broker = live.Broker()
     app.state.live = broker
-    db.after_commit.append(broker.publish)
+    if db.is_sqlite:
+        db.after_commit.append(broker.publish)
+    else:
+        broker.relay = live.PostgresRelay(db, broker)
+        db.before_commit.append(broker.relay.before_commit)
     app.include_router(live.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

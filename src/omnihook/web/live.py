@@ -1,14 +1,19 @@
 """Live updates for the pages: domain events fanned out over Server-Sent Events.
 
-The broker listens to `db.after_commit`, so a page hears about a change only once it is committed.
-It sends notes, not content ({kind, roomId, messageId, ...}): the page reloads what it shows through
-the REST API, which applies the usual permissions. A visitor stream carries its own room only.
+A page hears about a change only once it is committed. On SQLite (one process) the broker is an
+`after_commit` listener. On PostgreSQL several server processes may share the database, so each
+transaction sends its notes with NOTIFY (delivered at commit, dropped on rollback) and every process
+LISTENs and fans them out to its own streams: a visitor and an agent may sit behind different servers.
+
+Streams carry notes, not content ({kind, roomId, messageId, ...}): the page reloads what it shows
+through the REST API, which applies the usual permissions. A visitor stream carries its own room only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from types import FrameType
 from typing import Annotated, Any
@@ -17,16 +22,30 @@ import orjson
 import uvicorn
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.api.deps import DB
-from omnihook.domain.errors import Forbidden, NotFound
+from omnihook.domain.errors import DomainError, Forbidden, NotFound
 from omnihook.domain.events import DomainEvent, MessageSent, RoomTaken
 from omnihook.livechat.accounts import authenticate
+from omnihook.storage.database import Database
 from omnihook.storage.tables import rooms
+
+log = logging.getLogger("omnihook.live")
 
 HEARTBEAT_SECONDS = 15.0
 QUEUE_SIZE = 256
+LIVE_CHANNEL = "omnihook_live"
+# Notes per NOTIFY: keeps each payload far below PostgreSQL's 8000-byte limit.
+NOTES_PER_NOTIFY = 40
+LISTEN_READY_SECONDS = 10.0
+RESYNC: dict[str, Any] = {"kind": "resync", "roomId": None}
+
+
+class LiveUnavailable(DomainError):
+    status = 503
+    error_type = "live-unavailable"
 
 
 def note_for(event: DomainEvent) -> dict[str, Any]:
@@ -49,6 +68,9 @@ class Subscription:
         self.closed = asyncio.Event()
 
     def offer(self, note: dict[str, Any]) -> None:
+        if note["kind"] == "resync":
+            self.overflowed = True  # notes may have been missed: the stream says so next
+            return
         if self.room_id is not None and note["roomId"] != self.room_id:
             return
         try:
@@ -61,6 +83,8 @@ class Broker:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
         self.closing = False
+        # Set on PostgreSQL: notes then come from LISTEN, for every process alike.
+        self.relay: PostgresRelay | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -68,10 +92,22 @@ class Broker:
 
     def publish(self, events: list[DomainEvent]) -> None:
         """An after-commit listener: never blocks, never raises into the committing request."""
-        for event in events:
-            note = note_for(event)
+        self.fanout([note_for(event) for event in events])
+
+    def fanout(self, notes: list[dict[str, Any]]) -> None:
+        for note in notes:
             for subscription in list(self._subscriptions):
                 subscription.offer(note)
+
+    async def ready(self) -> None:
+        """Returns once committed changes will reach new subscribers (LISTEN is up, on PostgreSQL)."""
+        if self.relay is not None:
+            await self.relay.ensure_listening()
+
+    async def aclose(self) -> None:
+        self.close()
+        if self.relay is not None:
+            await self.relay.close()
 
     def close(self) -> None:
         """End every stream (the server is stopping); browsers reconnect to whichever server is up."""
@@ -89,6 +125,79 @@ class Broker:
             yield subscription
         finally:
             self._subscriptions.discard(subscription)
+
+
+class PostgresRelay:
+    """Carries notes between the server processes that share one PostgreSQL database."""
+
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.db = db
+        self.broker = broker
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._stopping = False
+
+    async def before_commit(self, conn: AsyncConnection, events: list[DomainEvent]) -> None:
+        """A before-commit hook: NOTIFY is delivered at commit, and not at all on rollback."""
+        notes = [note_for(event) for event in events]
+        for start in range(0, len(notes), NOTES_PER_NOTIFY):
+            payload = orjson.dumps(notes[start : start + NOTES_PER_NOTIFY]).decode()
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"), {"channel": LIVE_CHANNEL, "payload": payload}
+            )
+
+    async def ensure_listening(self) -> None:
+        # Started on the first stream: a server nobody watches keeps no extra connection.
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._task = asyncio.create_task(self._listen_loop(), name="omnihook-live-listen")
+        try:
+            await asyncio.wait_for(self._ready.wait(), LISTEN_READY_SECONDS)
+        except TimeoutError as exc:
+            raise LiveUnavailable("live-unavailable", "live updates are unavailable: no database") from exc
+
+    async def _listen_loop(self) -> None:
+        import asyncpg
+
+        dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        reconnecting = False
+        while not self._stopping:
+            conn = None
+            try:
+                conn = await asyncpg.connect(dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda *_, lost=lost: lost.set())
+                await conn.add_listener(LIVE_CHANNEL, self._on_notify)
+                if reconnecting:
+                    self.broker.fanout([RESYNC])  # notes sent while away are lost: pages reload
+                self._ready.set()
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("live updates: LISTEN connection failed (%s); retrying", exc)
+                await asyncio.sleep(1)
+            finally:
+                self._ready.clear()
+                reconnecting = True
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            notes = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        self.broker.fanout(notes)
+
+    async def close(self) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _frame(note: dict[str, Any]) -> bytes:
@@ -142,8 +251,9 @@ def end_streams_on_exit(server: uvicorn.Server, broker: Broker) -> None:
     server.handle_exit = handle_exit_and_close  # type: ignore[method-assign]
 
 
-def _sse(request: Request, room_id: str | None) -> StreamingResponse:
+async def _sse(request: Request, room_id: str | None) -> StreamingResponse:
     broker: Broker = request.app.state.live
+    await broker.ready()
     return StreamingResponse(
         event_stream(broker, room_id),
         media_type="text/event-stream",
@@ -165,7 +275,7 @@ async def agent_stream(
     user = await authenticate(db, user_id=user_id, token=auth_token)
     if not (user.is_agent or user.is_manager):
         raise Forbidden("error-not-allowed", "the live stream is for agents and managers")
-    return _sse(request, None)
+    return await _sse(request, None)
 
 
 @router.get("/visitor")
@@ -182,4 +292,4 @@ async def visitor_stream(
         ).first()
     if found is None:
         raise NotFound("invalid-room", "no room with this id for this visitor token")
-    return _sse(request, rid)
+    return await _sse(request, rid)
