@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.live.aclose()
             await webhook_runtime.close()
             await db.dispose()
 
