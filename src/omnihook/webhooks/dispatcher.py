@@ -235,7 +235,8 @@ class Dispatcher:
         rows = (await conn.execute(query, {"endpoint": endpoint_id, "now": now, "want": want})).all()
         if not rows:
             return []
-        lease_until = now + self.lease + timedelta(milliseconds=endpoint.timeout_ms)
+        # Long enough to wait `lease` in the local queue, then send with the full timeout and a margin.
+        lease_until = now + self.lease + timedelta(milliseconds=endpoint.timeout_ms) + 2 * LEASE_MARGIN
         await conn.execute(
             update(deliveries)
             .where(deliveries.c.seq.in_([r.seq for r in rows]))
