@@ -353,3 +353,14 @@ async def test_config_with_a_token_returns_the_guest_their_open_room_and_agent(
     assert agent.json()["agent"]["username"] == "alice"
     stranger = (await client.get(f"{API}/config", params={"token": "nobody"})).json()["config"]
     assert "guest" not in stranger
+
+
+async def test_config_says_only_disabled_when_the_livechat_is_off(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    await register_visitor(client, "tok-1")
+    assert (
+        await client.post("/api/v1/settings/Livechat_enabled", json={"value": False}, headers=admin)
+    ).status_code == 200
+    cfg = await client.get(f"{API}/config", params={"token": "tok-1"})
+    assert cfg.json() == {"config": {"enabled": False}, "success": True}

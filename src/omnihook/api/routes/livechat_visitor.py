@@ -95,7 +95,7 @@ async def config(db: DB, token: str | None = None, department: str | None = None
         "online": cfg.online,
     }
     if not s["Livechat_enabled"]:
-        body = {"enabled": False}
+        return {"config": {"enabled": False}, "success": True}
     if cfg.guest is not None:
         body["guest"] = visitor_json(cfg.guest)
     if cfg.room is not None:
