@@ -110,7 +110,7 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
 
     send(agent, "Hello James, how can I help you today?")
     expect(visitor.locator("#messages")).to_contain_text("Hello James, how can I help you today?")
-    expect(visitor.locator("#room-state")).to_have_text("Chatting with alice")
+    expect(visitor.locator("#room-state")).to_have_text("Chatting with Alice Agent")
 
     # A reload keeps the conversation: the widget remembers its visitor token and room.
     visitor.reload()
@@ -191,7 +191,7 @@ def test_an_agent_forwards_a_chat_to_a_department_whose_agent_sees_it_live(
     expect(bob.locator("#messages")).to_contain_text("Can I talk to billing?")
     send(bob, "Billing here, hello Maria")
     expect(visitor.locator("#messages")).to_contain_text("Billing here, hello Maria")
-    expect(visitor.locator("#room-state")).to_have_text("Chatting with bob")
+    expect(visitor.locator("#room-state")).to_have_text("Chatting with Bob Agent")
 
     # The visitor ends the chat; bob's console shows it closed at once.
     visitor.get_by_role("button", name="End chat").click()

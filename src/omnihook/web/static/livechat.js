@@ -39,10 +39,26 @@ document.addEventListener("DOMContentLoaded", async () => {
     $("widget-subtitle").textContent = online ? "We are online" : "We are offline";
   }
 
+  let agentName = null; // the serving agent's name, as agent.info tells a visitor
+
   function showRoomState() {
     const agent = room && room.servedBy;
-    $("room-state").textContent = !room ? "" : agent ? `Chatting with ${agent.username}` : "Waiting for an agent…";
-    $("end-chat").hidden = !room;
+    const who = agent && (agentName || agent.username);
+    $("room-state").textContent = !room ? "" : agent ? `Chatting with ${who}` : "Waiting for an agent…";
+    const settings = config.settings || {};
+    $("end-chat").hidden = !room || settings.allowVisitorsToCloseConversation === false;
+  }
+
+  async function loadAgentName() {
+    agentName = null;
+    if (!room || !room.servedBy) return;
+    try {
+      const path = `livechat/agent.info/${encodeURIComponent(room._id)}/${encodeURIComponent(visitor.token)}`;
+      const agent = (await OH.api("GET", path, undefined, { auth: false })).agent;
+      agentName = agent.name || agent.username;
+    } catch (_) {
+      agentName = null;
+    }
   }
 
   // --- start-up ------------------------------------------------------------------------------
@@ -52,6 +68,13 @@ document.addEventListener("DOMContentLoaded", async () => {
     } catch (err) {
       show("loading");
       error(`The chat is not reachable: ${err.message}`);
+      return;
+    }
+    if (config.enabled === false) {
+      header(false);
+      $("widget-subtitle").textContent = "Chat is switched off";
+      show("loading");
+      $("loading").replaceChildren(OH.el("p", {}, "Sorry, the chat is not available."));
       return;
     }
     const departments = (config.departments || []).filter((d) => d.showOnRegistration !== false);
@@ -69,6 +92,11 @@ document.addEventListener("DOMContentLoaded", async () => {
     header(config.online !== false);
     if (config.online === false) {
       show("offline");
+      const messages = config.messages || {};
+      if (messages.offlineMessage) $("offline-intro").textContent = messages.offlineMessage;
+      if (messages.offlineSuccessMessage) $("offline-sent-text").textContent = messages.offlineSuccessMessage;
+      // Without the offline form, the widget only says that nobody is there.
+      $("offline-fields").hidden = (config.settings || {}).displayOfflineForm === false;
       if (visitor) {
         $("offline-name").value = visitor.name || "";
         $("offline-email").value = visitor.email || "";
@@ -99,6 +127,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     }
     header(true);
     show("conversation");
+    await loadAgentName();
     showRoomState();
     listen();
     await loadMessages();
@@ -164,6 +193,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   async function refreshRoom() {
     try {
       room = (await OH.api("GET", `livechat/room${OH.query({ token: visitor.token, rid: visitor.rid })}`, undefined, { auth: false })).room;
+      await loadAgentName();
       showRoomState();
     } catch (_) {
       // A closed room is refused here; its room.closed note says so.
@@ -264,7 +294,9 @@ document.addEventListener("DOMContentLoaded", async () => {
     }
     try {
       const result = await OH.api("POST", "livechat/offline.message", body, { auth: false });
-      if (result && result.message) $("offline-sent-text").textContent = result.message;
+      if (result && result.message && !(config.messages || {}).offlineSuccessMessage) {
+        $("offline-sent-text").textContent = result.message;
+      }
       show("offline-sent");
     } catch (err) {
       box.textContent = err.message;
