@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Server, log_in, screenshot
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, AGENT_PASSWORD, Server, log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -64,3 +64,19 @@ def test_an_admin_creates_an_agent_and_a_department_and_chooses_the_routing(
     screenshot(page, "departments")
     sales = next(d for d in server.call("GET", "livechat/department")["departments"] if d["name"] == "Sales")
     assert [a["username"] for a in sales["agents"]] == ["carol"]
+
+
+def test_an_agent_gets_the_console_but_not_the_administration(page: Page, server: Server) -> None:
+    server.create_agent("dave", "Dave Agent")
+    log_in(page, "dave", AGENT_PASSWORD, "/agent")
+    expect(page.get_by_role("link", name="Agent console")).to_be_visible()
+    expect(page.get_by_role("link", name="Webhooks")).to_be_hidden()
+
+    page.goto("/admin/webhooks")
+    expect(page.locator("#page-error")).to_contain_text("cannot use this page")
+    expect(page.get_by_label("Webhook URL")).to_have_value("")
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/admin/login")
+    page.goto("/agent")
+    page.wait_for_url("**/admin/login?next=%2Fagent")
