@@ -190,105 +190,129 @@ class Dispatcher:
         if not wants:
             return sleep
         now = utcnow()
-        claimed: list[Claimed] = []
-        more = False
         async with self.db.write_lock(), self.db.engine.begin() as conn:
-            for endpoint_id, want in wants.items():
-                rows = await self._claim_endpoint(conn, endpoint_id, want, now, endpoints[endpoint_id])
-                claimed.extend(rows)
-                if len(rows) >= want:
-                    more = True
-                else:
-                    next_due = await self._next_due(conn, endpoint_id, now)
-                    if next_due is not None:
-                        sleep = min(sleep, max(0.0, (next_due - now).total_seconds()))
-            if claimed:
-                payloads = await self._payloads(conn, claimed)
-                for item in claimed:
-                    item.payload = payloads.get(item.payload, "{}")
+            claimed = await self._claim(conn, wants, endpoints, now)
+            counts: dict[str, int] = {}
+            for item in claimed:
+                counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + 1
+            more = any(counts.get(e, 0) >= want for e, want in wants.items())
+            if not more:
+                next_due = await self._next_due(conn, now)
+                if next_due is not None:
+                    sleep = min(sleep, max(0.0, (next_due - now).total_seconds()))
         for item in claimed:
             self._state[item.endpoint_id].queue.append(item)
         for endpoint_id in self._state:
             self._pump(endpoint_id)
-        return 0.0 if more and claimed else sleep
+        return 0.0 if more else sleep
 
-    async def _claim_endpoint(
-        self, conn: AsyncConnection, endpoint_id: str, want: int, now: datetime, endpoint: EndpointConfig
+    async def _claim(
+        self,
+        conn: AsyncConnection,
+        wants: dict[str, int],
+        endpoints: dict[str, EndpointConfig],
+        now: datetime,
     ) -> list[Claimed]:
-        lock = "" if self.db.is_sqlite else "FOR UPDATE OF d SKIP LOCKED"
-        # The literal status lets SQLite use the partial index of pending rows.
+        """One batch for every endpoint: the due heads of its queues, oldest first, up to its `want`."""
+        params: dict[str, Any] = {"now": now}
+        cases = []
+        for n, (endpoint_id, want) in enumerate(wants.items()):
+            params[f"e{n}"], params[f"w{n}"] = endpoint_id, want
+            cases.append(f"WHEN :e{n} THEN :w{n}")
+        listed = ", ".join(f":e{n}" for n in range(len(wants)))
+        # The literal status lets SQLite use the partial index of pending rows (ix_deliveries_queue).
         query = text(
             f"""
-            SELECT d.seq, d.id, d.endpoint_id, d.event_type, d.room_id, d.attempts, d.budget_start, d.event_id
-            FROM deliveries d
-            WHERE d.seq IN (
-                SELECT min(p.seq) FROM deliveries p
-                WHERE p.status = 'pending' AND p.endpoint_id = :endpoint
-                GROUP BY p.ordering_key
+            WITH heads AS (
+                SELECT min(p.seq) AS seq FROM deliveries p
+                WHERE p.status = 'pending' AND p.endpoint_id IN ({listed})
+                GROUP BY p.endpoint_id, p.ordering_key
+            ), ranked AS (
+                SELECT d.seq, d.endpoint_id, row_number() OVER (
+                    PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq
+                ) AS rn
+                FROM deliveries d JOIN heads h ON d.seq = h.seq
+                WHERE d.next_attempt_at <= :now
             )
-            AND d.status = 'pending' AND d.next_attempt_at <= :now
-            ORDER BY d.next_attempt_at, d.seq
-            LIMIT :want
-            {lock}
+            SELECT seq FROM ranked WHERE rn <= CASE endpoint_id {" ".join(cases)} ELSE 0 END
             """
         ).bindparams(bindparam("now", type_=deliveries.c.next_attempt_at.type))
-        rows = (await conn.execute(query, {"endpoint": endpoint_id, "now": now, "want": want})).all()
-        if not rows:
+        seqs = [row.seq for row in await conn.execute(query, params)]
+        if not seqs:
             return []
-        # Long enough to wait `lease` in the local queue, then send with the full timeout and a margin.
-        lease_until = now + self.lease + timedelta(milliseconds=endpoint.timeout_ms) + 2 * LEASE_MARGIN
+        if not self.db.is_sqlite:
+            # Another dispatcher may be claiming the same heads: keep only the rows locked here.
+            locked = await conn.execute(
+                select(deliveries.c.seq)
+                .where(
+                    deliveries.c.seq.in_(seqs),
+                    deliveries.c.status == "pending",
+                    deliveries.c.next_attempt_at <= now,
+                )
+                .with_for_update(skip_locked=True)
+            )
+            seqs = [row.seq for row in locked]
+            if not seqs:
+                return []
+        rows = (
+            await conn.execute(
+                select(
+                    deliveries.c.seq,
+                    deliveries.c.id,
+                    deliveries.c.endpoint_id,
+                    deliveries.c.event_type,
+                    deliveries.c.room_id,
+                    deliveries.c.attempts,
+                    deliveries.c.budget_start,
+                    webhook_events.c.payload,
+                    webhook_events.c.created_at,
+                )
+                .join(webhook_events, webhook_events.c.id == deliveries.c.event_id)
+                .where(deliveries.c.seq.in_(seqs))
+                .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
+            )
+        ).all()
+        claimed = []
+        for r in rows:
+            timeout = timedelta(milliseconds=endpoints[r.endpoint_id].timeout_ms)
+            # Long enough to wait `lease` in the local queue, then send with the full timeout and a margin.
+            lease_until = now + self.lease + timeout + 2 * LEASE_MARGIN
+            claimed.append(
+                Claimed(
+                    seq=r.seq,
+                    id=r.id,
+                    endpoint_id=r.endpoint_id,
+                    event_type=r.event_type,
+                    room_id=r.room_id,
+                    attempts=r.attempts,
+                    budget_start=r.budget_start,
+                    lease_until=lease_until,
+                    event_created_at=r.created_at,
+                    payload=r.payload,
+                )
+            )
         await conn.execute(
             update(deliveries)
-            .where(deliveries.c.seq.in_([r.seq for r in rows]))
+            .where(deliveries.c.seq == bindparam("b_seq"))
             .values(
-                lease_owner=self.owner, lease_until=lease_until, next_attempt_at=lease_until, updated_at=now
-            )
+                lease_owner=self.owner,
+                lease_until=bindparam("b_lease"),
+                next_attempt_at=bindparam("b_lease"),
+                updated_at=now,
+            ),
+            [{"b_seq": c.seq, "b_lease": c.lease_until} for c in claimed],
         )
-        return [
-            Claimed(
-                seq=r.seq,
-                id=r.id,
-                endpoint_id=r.endpoint_id,
-                event_type=r.event_type,
-                room_id=r.room_id,
-                attempts=r.attempts,
-                budget_start=r.budget_start,
-                lease_until=lease_until,
-                event_created_at=now,
-                payload=r.event_id,  # replaced by the payload once loaded
-            )
-            for r in rows
-        ]
+        return claimed
 
-    async def _next_due(self, conn: AsyncConnection, endpoint_id: str, now: datetime) -> datetime | None:
+    async def _next_due(self, conn: AsyncConnection, now: datetime) -> datetime | None:
+        """When the next retry or lease expiry is due (rows waiting behind a head are not: the head's
+        result wakes the loop)."""
         query = text(
-            """
-            SELECT min(d.next_attempt_at) AS next_attempt_at FROM deliveries d
-            WHERE d.seq IN (
-                SELECT min(p.seq) FROM deliveries p
-                WHERE p.status = 'pending' AND p.endpoint_id = :endpoint
-                GROUP BY p.ordering_key
-            )
-            """
-        ).columns(deliveries.c.next_attempt_at)
-        value = (await conn.execute(query, {"endpoint": endpoint_id})).scalar()
+            "SELECT min(next_attempt_at) AS next_attempt_at FROM deliveries "
+            "WHERE status = 'pending' AND next_attempt_at > :now"
+        ).bindparams(bindparam("now", type_=deliveries.c.next_attempt_at.type))
+        value = (await conn.execute(query.columns(deliveries.c.next_attempt_at), {"now": now})).scalar()
         return value if isinstance(value, datetime) else None
-
-    async def _payloads(self, conn: AsyncConnection, claimed: list[Claimed]) -> dict[str, str]:
-        event_ids = {item.payload for item in claimed}
-        rows = await conn.execute(
-            select(webhook_events.c.id, webhook_events.c.payload, webhook_events.c.created_at).where(
-                webhook_events.c.id.in_(event_ids)
-            )
-        )
-        created: dict[str, datetime] = {}
-        payloads: dict[str, str] = {}
-        for row in rows:
-            payloads[row.id] = row.payload
-            created[row.id] = row.created_at
-        for item in claimed:
-            item.event_created_at = created.get(item.payload, item.event_created_at)
-        return payloads
 
     # --- sending ------------------------------------------------------------------------------
 
