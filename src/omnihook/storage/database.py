@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from omnihook.domain.clock import iso
 from omnihook.domain.events import DomainEvent
+from omnihook.storage.sqlite_inline import run_inline
 from omnihook.storage.tables import domain_events
 
 # Runs inside the transaction, after the change, before the commit (the webhook outbox).
@@ -40,6 +41,7 @@ class Database:
         self.dialect = make_url(self.url).get_backend_name()
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
+            run_inline(self.engine)  # no thread hop per statement: see sqlite_inline
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
