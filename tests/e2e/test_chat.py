@@ -31,11 +31,13 @@ def go_available(agent: Page) -> None:
     expect(agent.locator("#availability-label")).to_have_text("Available")
 
 
-def start_chat(visitor: Page, name: str, email: str) -> None:
+def start_chat(visitor: Page, name: str, email: str, *, shot: str | None = None) -> None:
     visitor.goto("/livechat")
     form = visitor.locator("#register")
     form.get_by_label("Name").fill(name)
     form.get_by_label("Email").fill(email)
+    if shot:
+        screenshot(visitor, shot)
     form.get_by_role("button", name="Start chat").click()
 
 
@@ -94,7 +96,7 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     go_available(agent)
 
     visitor = widget_page(browser, server)
-    start_chat(visitor, "James Visitor", "james@example.com")
+    start_chat(visitor, "James Visitor", "james@example.com", shot="visitor-registration")
     send(visitor, "Hi, I need help with my order")
     expect(visitor.locator(".msg.mine").last).to_contain_text("Hi, I need help with my order")
     expect(visitor.locator("#room-state")).to_have_text("Waiting for an agent…")
