@@ -187,3 +187,21 @@ async def test_transcripts_and_uploads_are_refused_as_the_config_announces(clien
     upload = await client.post(f"{API}/upload/some-room", files={"file": ("a.txt", b"hi")})
     assert upload.status_code == 400
     assert upload.json()["error"] == "error-file-upload-disabled"
+
+
+async def test_agent_info_names_the_agent_of_the_visitors_own_chat_only(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    await set_routing(client, admin, "Manual_Selection")
+    alice = await create_agent(client, admin, "alice")
+    await register_visitor(client, "tok-1")
+    await register_visitor(client, "tok-2")
+    rid = (await open_room(client, "tok-1"))["_id"]
+    assert (await client.get(f"{API}/agent.info/{rid}/tok-1")).status_code == 404  # queued: nobody yet
+    queue = (await client.get(f"{API}/inquiries.queued", headers=alice)).json()["inquiries"]
+    await client.post(f"{API}/inquiries.take", json={"inquiryId": queue[0]["_id"]}, headers=alice)
+    agent = (await client.get(f"{API}/agent.info/{rid}/tok-1")).json()["agent"]
+    assert agent["username"] == "alice"
+    assert "roles" not in agent
+    assert (await client.get(f"{API}/agent.info/{rid}/tok-2")).status_code == 404
+    assert (await client.get(f"{API}/agent.info/{rid}/nobody")).status_code == 401

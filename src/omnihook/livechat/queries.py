@@ -154,9 +154,8 @@ async def visitor_room(conn: AsyncConnection, token: str | None, rid: str | None
         raise InvalidInput("invalid-room", "rid: the room id is required")
     row = (await conn.execute(room_query().where(rooms.c.id == rid))).first()
     if row is None or row.visitor_token != token:
-        if row is None:
-            # An unknown token is a 401 whether or not the room exists.
-            await visitor_by_token(conn, token)
+        # An unknown token is a 401 whether or not the room exists (and whose it is).
+        await visitor_by_token(conn, token)
         raise NotFound("invalid-room", f"no room {rid!r} for this visitor")
     return room_from_row(row)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
-from omnihook.domain.errors import Conflict, Forbidden, InvalidInput
+from omnihook.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from omnihook.domain.events import RoomClosed, RoomInfoEdited, RoomQueued, RoomStarted, RoomTaken
 from omnihook.domain.ids import new_id
 from omnihook.domain.rooms import (
@@ -23,7 +23,7 @@ from omnihook.domain.rooms import (
     ensure_transition,
 )
 from omnihook.domain.users import User
-from omnihook.livechat.accounts import EMAIL_RE
+from omnihook.livechat.accounts import EMAIL_RE, find_user
 from omnihook.livechat.departments import department_exists
 from omnihook.livechat.messages import ensure_agent_sees, insert_message
 from omnihook.livechat.queries import (
@@ -372,3 +372,12 @@ async def save_survey(
             update(rooms).where(rooms.c.id == room.id).values(survey_feedback=merged, updated_at=utcnow())
         )
     return feedback
+
+
+async def agent_of_room(db: Database, *, token: str | None, rid: str) -> User:
+    """The agent serving the visitor's own chat."""
+    async with db.engine.connect() as conn:
+        room = await visitor_room(conn, token, rid)
+        if room.served_by is None or not room.is_open:
+            raise NotFound("error-agent-not-found", "no agent serves this chat")
+        return await find_user(conn, user_id=room.served_by.id)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from omnihook.api.deps import DB, current_user
 from omnihook.api.presenters import message_json, room_json, user_json, visitor_json
 from omnihook.domain.clock import iso, utcnow
-from omnihook.domain.errors import InvalidInput, NotFound
+from omnihook.domain.errors import InvalidInput
 from omnihook.domain.users import User
 from omnihook.livechat import messages, offline, rooms, routing, visitors, widget
 from omnihook.livechat.visitors import VisitorInput
@@ -323,14 +323,8 @@ async def page_visited(body: PageVisitedBody, db: DB) -> dict[str, Any]:
 
 @router.get("/agent.info/{rid}/{token}")
 async def agent_info(rid: str, token: str, db: DB) -> dict[str, Any]:
-    """The agent serving the visitor's room."""
-    cfg = await widget.widget_config(db, token=token)
-    if cfg.room is None or cfg.room.id != rid:
-        # Same answer whether the room is closed, someone else's or missing.
-        await rooms.get_or_create_room(db, token=token, rid=rid)
-    if cfg.agent is None:
-        raise NotFound("error-agent-not-found", "no agent serves this chat yet")
-    return {"agent": _public_agent(cfg.agent), "success": True}
+    """The agent serving the visitor's chat."""
+    return {"agent": _public_agent(await rooms.agent_of_room(db, token=token, rid=rid)), "success": True}
 
 
 @router.delete("/visitor/{token}")
