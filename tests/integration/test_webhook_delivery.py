@@ -6,7 +6,12 @@ import itertools
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from omnihook.api.app import create_app
+from omnihook.config import Settings
+from omnihook.webhooks.settings import save_integration_settings
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.livechat_helpers import (
     agent_says,
     create_agent,
@@ -275,3 +280,31 @@ async def test_session_start_and_queued_carry_the_department_and_an_empty_transc
     assert payload["_id"] == rid
     assert payload["messages"] == []
     assert "departmentId" in payload
+
+
+async def test_a_private_target_is_refused_again_at_send_time(database_url: str, receiver: Receiver) -> None:
+    """A URL saved while private targets were allowed is still refused when they no longer are."""
+    settings = Settings(
+        database_url=database_url, admin_username=ADMIN_USERNAME, admin_password=ADMIN_PASSWORD
+    )
+    application: FastAPI = create_app(settings)
+    async with application.router.lifespan_context(application):
+        body = {
+            "LivechatWebhookUrl": receiver.url,
+            "LivechatWebhookOnVisitorMessage": True,
+            "LivechatWebhookRetries": 1,
+            "LivechatWebhookRetryDelay": 20,
+        }
+        runtime = application.state.webhooks
+        await save_integration_settings(
+            application.state.db, body, allow_private_targets=True, on_change=runtime.endpoints_changed
+        )
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://omnihook.test") as client:
+            await register_visitor(client, "tok-1")
+            rid = (await open_room(client, "tok-1"))["_id"]
+            await visitor_says(client, "tok-1", rid, "hello")
+            [row] = await settled(database_url, 1)
+    assert row.status == "dead"
+    assert "refused" in row.last_error and "127.0.0.1" in row.last_error
+    assert receiver.requests == []
