@@ -170,6 +170,8 @@ messages = Table(
     # page.visited: {"page": {"title", "location": {"href"}, "token"}} on livechat_navigation_history
     Column("navigation", JSON, nullable=True),
     Column("edited_at", UtcDateTime, nullable=True),  # the last edit (editedAt)
+    # livechat_transfer_history: who moved the chat, from which agent/department, to whom
+    Column("transfer_data", JSON, nullable=True),
     Index("ix_messages_room_seq", "room_id", "seq"),
 )
 
