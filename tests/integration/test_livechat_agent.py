@@ -453,3 +453,46 @@ async def test_under_manual_selection_becoming_available_assigns_nothing(
     rid = await _chat(client, "t-1")
     await client.post(f"{API}/agent.status", json={"status": "available"}, headers=alice)
     assert (await room_info(client, admin, rid))["status"] == "queued"
+
+
+async def test_transfer_history_records_who_moved_the_chat_from_where_to_whom(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    alice = await create_agent(client, admin, "alice")
+    rid = await _chat(client, "t-1")  # alice serves it
+    bob = await create_agent(client, admin, "bob")
+    carol = await create_agent(client, admin, "carol")
+    billing = await _department(client, admin, "Billing", carol)
+    await client.post(
+        f"{API}/room.forward",
+        json={"roomId": rid, "userId": bob["X-User-Id"], "comment": "yours"},
+        headers=alice,
+    )
+    await client.post(f"{API}/room.forward", json={"roomId": rid, "departmentId": billing}, headers=bob)
+    await client.post(
+        f"{API}/room.transfer",
+        json={"token": "t-1", "rid": rid, "department": await _department(client, admin, "Empty")},
+    )
+
+    history = await client.get(f"{API}/transfer.history/{rid}", headers=admin)
+    assert history.status_code == 200, history.text
+    steps = history.json()["history"]
+    assert [
+        (
+            s["scope"],
+            s["transferredBy"]["username"],
+            s.get("previousAgent", {}).get("username"),
+            s.get("transferredTo", {}).get("username"),
+            s.get("nextDepartment", {}).get("name"),
+        )
+        for s in steps
+    ] == [
+        ("agent", "alice", "alice", "bob", None),
+        ("department", "bob", "bob", "carol", "Billing"),
+        ("department", "guest-1", "carol", None, "Empty"),
+    ]
+    assert steps[0]["comment"] == "yours"
+    assert steps[2]["transferredBy"]["type"] == "visitor"
+    assert steps[2]["previousDepartment"] == billing
+    assert (await client.get(f"{API}/transfer.history/{rid}", headers=alice)).status_code == 403
+    assert (await client.get(f"{API}/transfer.history/nope", headers=admin)).status_code == 404

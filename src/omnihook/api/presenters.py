@@ -109,6 +109,8 @@ def message_json(m: Message) -> dict[str, Any]:
         body["closingMessage"] = True
     if m.navigation is not None:
         body["navigation"] = m.navigation
+    if m.transfer_data is not None:
+        body["transferData"] = m.transfer_data
     if m.edited_at is not None:
         body["editedAt"] = iso(m.edited_at)
         body["editedBy"] = {"_id": m.u_id, "username": m.u_username}

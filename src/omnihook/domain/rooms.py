@@ -166,6 +166,7 @@ class Message:
     hidden: bool = False
     navigation: dict[str, Any] | None = None
     edited_at: datetime | None = None
+    transfer_data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -233,3 +233,15 @@ async def departments_of_agent(
         rows = (await conn.execute(query)).all()
         agents = await _agents_of(conn, [r.id for r in rows])
         return [_department(r, agents[r.id]) for r in rows]
+
+
+async def enabled_department_name(conn: AsyncConnection, department_id: str) -> str | None:
+    """The department's name, or None when there is no such enabled department."""
+    row = (
+        await conn.execute(
+            select(departments.c.name).where(
+                departments.c.id == department_id, departments.c.enabled.is_(True)
+            )
+        )
+    ).first()
+    return row.name if row else None

@@ -13,7 +13,7 @@ from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import Conflict, Forbidden, NotFound
 from omnihook.domain.events import MessageSent
 from omnihook.domain.ids import new_id
-from omnihook.domain.rooms import Message, Room, RoomStatus, validate_text
+from omnihook.domain.rooms import TRANSFER_MESSAGE, Message, Room, RoomStatus, validate_text
 from omnihook.domain.users import User
 from omnihook.livechat.queries import find_room, message_from_row, visitor_room
 from omnihook.storage.database import Database
@@ -35,6 +35,7 @@ async def insert_message(
     closing_message: bool = False,
     hidden: bool = False,
     navigation: dict[str, Any] | None = None,
+    transfer_data: dict[str, Any] | None = None,
     ts: datetime | None = None,
 ) -> Message:
     ts = ts or utcnow()
@@ -53,6 +54,7 @@ async def insert_message(
         closing_message=closing_message,
         hidden=hidden,
         navigation=navigation,
+        transfer_data=transfer_data,
     )
     await conn.execute(
         insert(messages).values(
@@ -70,6 +72,7 @@ async def insert_message(
             closing_message=closing_message,
             hidden=hidden,
             navigation=navigation,
+            transfer_data=transfer_data,
         )
     )
     return message
@@ -267,3 +270,16 @@ async def delete_visitor_message(
             update(messages).where(messages.c.id == message.id).values(hidden=True, updated_at=utcnow())
         )
         return message
+
+
+async def transfer_history(db: Database, user: User, *, rid: str) -> list[Message]:
+    """The chat's forwards and transfers, oldest first."""
+    async with db.engine.connect() as conn:
+        room = await find_room(conn, rid)
+        await ensure_agent_sees(conn, user, room)
+        query = (
+            select(messages)
+            .where(messages.c.room_id == room.id, messages.c.t == TRANSFER_MESSAGE)
+            .order_by(messages.c.seq)
+        )
+        return [message_from_row(r) for r in await conn.execute(query)]

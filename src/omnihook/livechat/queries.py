@@ -99,6 +99,7 @@ def message_from_row(row: Any) -> Message:
         hidden=row.hidden,
         navigation=row.navigation,
         edited_at=row.edited_at,
+        transfer_data=row.transfer_data,
     )
 
 

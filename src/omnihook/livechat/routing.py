@@ -22,7 +22,7 @@ from omnihook.domain.rooms import (
 )
 from omnihook.domain.users import Role, User
 from omnihook.livechat.accounts import find_user
-from omnihook.livechat.departments import department_exists
+from omnihook.livechat.departments import enabled_department_name
 from omnihook.livechat.messages import insert_message
 from omnihook.livechat.queries import (
     find_room,
@@ -239,10 +239,36 @@ class Transferrer:
     id: str
     username: str
     name: str | None
-    token: str | None = None
+    is_visitor: bool = False
 
 
-async def _transfer_note(uow: UnitOfWork, room: Room, by: Transferrer, comment: str | None) -> None:
+async def _transfer_note(
+    uow: UnitOfWork,
+    room: Room,
+    by: Transferrer,
+    comment: str | None,
+    *,
+    to_agent: AgentRef | None,
+    next_department: tuple[str, str] | None = None,
+) -> None:
+    """The livechat_transfer_history message, with Rocket.Chat's transferData (and what it came from)."""
+    data: dict[str, Any] = {
+        "comment": comment or "",
+        "scope": "department" if next_department else "agent",
+        "transferredBy": {
+            "_id": by.id,
+            "username": by.username,
+            "name": by.name,
+            "type": "visitor" if by.is_visitor else "user",
+        },
+        "previousDepartment": room.department_id,
+    }
+    if room.served_by is not None:
+        data["previousAgent"] = {"_id": room.served_by.id, "username": room.served_by.username}
+    if to_agent is not None:
+        data["transferredTo"] = {"_id": to_agent.id, "username": to_agent.username}
+    if next_department is not None:
+        data["nextDepartment"] = {"_id": next_department[0], "name": next_department[1]}
     await insert_message(
         uow.conn,
         room_id=room.id,
@@ -251,6 +277,7 @@ async def _transfer_note(uow: UnitOfWork, room: Room, by: Transferrer, comment: 
         u_username=by.username,
         u_name=by.name,
         t=TRANSFER_MESSAGE,
+        transfer_data=data,
     )
 
 
@@ -271,7 +298,8 @@ async def forward_to_agent(
         if target.livechat_status != AgentStatus.AVAILABLE:
             raise InvalidInput("error-agent-not-available", f"{target.username} is not available now")
         by = Transferrer(id=actor.id, username=actor.username, name=actor.name)
-        await _transfer_note(uow, room, by, comment)
+        to_agent = AgentRef(target.id, target.username)
+        await _transfer_note(uow, room, by, comment, to_agent=to_agent)
         uow.record(
             RoomForwarded(
                 room_id=room.id,
@@ -280,7 +308,7 @@ async def forward_to_agent(
                 to_department=False,
             )
         )
-        await assign(uow, room.id, AgentRef(target.id, target.username))
+        await assign(uow, room.id, to_agent)
         return await find_room(uow.conn, room.id)
 
 
@@ -300,7 +328,7 @@ async def transfer_by_visitor(db: Database, token: str | None, rid: str | None, 
     async with db.transaction() as uow:
         room = await visitor_room(uow.conn, token, rid)
         room.ensure_open()
-        by = Transferrer(id=room.visitor_id, username=room.visitor_username, name=room.fname, token=token)
+        by = Transferrer(id=room.visitor_id, username=room.visitor_username, name=room.fname, is_visitor=True)
         await _move_to_department(uow, room, department_id, by, None)
         return await find_room(uow.conn, room.id)
 
@@ -310,7 +338,8 @@ async def _move_to_department(
 ) -> None:
     if not department_id:
         raise InvalidInput("error-invalid-department", "departmentId: required")
-    if not await department_exists(uow.conn, department_id):
+    department_name = await enabled_department_name(uow.conn, department_id)
+    if department_name is None:
         raise InvalidInput(
             "error-invalid-department", f"departmentId: no enabled department {department_id!r}"
         )
@@ -322,7 +351,10 @@ async def _move_to_department(
     await uow.conn.execute(
         update(inquiries).where(inquiries.c.room_id == room.id).values(department_id=department_id)
     )
-    await _transfer_note(uow, room, by, comment)
+    agent = await choose_agent(uow.conn, department_id)
+    await _transfer_note(
+        uow, room, by, comment, to_agent=agent, next_department=(department_id, department_name)
+    )
     uow.record(
         RoomForwarded(
             room_id=room.id,
@@ -331,7 +363,6 @@ async def _move_to_department(
             to_department=True,
         )
     )
-    agent = await choose_agent(uow.conn, department_id)
     if agent is not None:
         await assign(uow, room.id, agent)
     else:

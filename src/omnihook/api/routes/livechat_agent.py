@@ -16,6 +16,7 @@ from omnihook.api.presenters import (
     room_json,
     visitor_json,
 )
+from omnihook.domain.clock import iso
 from omnihook.domain.errors import Forbidden
 from omnihook.livechat import departments, messages, rooms, routing, visitors
 from omnihook.livechat.rooms import GuestData, RoomData, RoomFilter
@@ -223,3 +224,19 @@ async def agent_departments(
 @router.get("/livechat/visitors.info")
 async def visitors_info(_: Agent, db: DB, visitorId: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
     return {"visitor": visitor_json(await visitors.visitor_by_id(db, visitorId)), "success": True}
+
+
+@router.get("/livechat/transfer.history/{rid}")
+async def transfer_history(
+    rid: str, user: Agent, db: DB, offset: Offset = 0, count: Count = 50
+) -> dict[str, Any]:
+    """Each forward or transfer: by whom, from which agent and department, to whom, with the comment."""
+    found = await messages.transfer_history(db, user, rid=rid)
+    page = found[offset : offset + count]
+    return {
+        "history": [{**(m.transfer_data or {}), "ts": iso(m.ts)} for m in page],
+        "count": len(page),
+        "offset": offset,
+        "total": len(found),
+        "success": True,
+    }
