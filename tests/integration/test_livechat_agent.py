@@ -365,6 +365,13 @@ async def test_sync_messages_returns_what_changed_since_a_time(
         "/api/v1/chat.syncMessages", params={"roomId": rid, "lastUpdate": first["ts"]}, headers=alice
     )
     assert since.json()["result"]["updated"] == []
+    typo = await visitor_says(client, "t-1", rid, "wrong window")
+    await client.request("DELETE", f"{API}/message/{typo['_id']}", json={"token": "t-1", "rid": rid})
+    after = await client.get(
+        "/api/v1/chat.syncMessages", params={"roomId": rid, "lastUpdate": first["ts"]}, headers=alice
+    )
+    assert after.json()["result"]["updated"] == []
+    assert [d["_id"] for d in after.json()["result"]["deleted"]] == [typo["_id"]]
 
 
 async def test_save_info_edits_room_and_visitor_and_records_the_edit(

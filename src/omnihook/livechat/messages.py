@@ -202,15 +202,21 @@ async def history(
         return [message_from_row(r) for r in await conn.execute(query)]
 
 
-async def sync(db: Database, user: User, *, rid: str, since: datetime | None) -> list[Message]:
-    """Messages changed since `since`, oldest first (chat.syncMessages)."""
+async def sync(
+    db: Database, user: User, *, rid: str, since: datetime | None
+) -> tuple[list[Message], list[Message]]:
+    """(changed, withdrawn) messages since `since`, oldest first (chat.syncMessages)."""
     async with db.engine.connect() as conn:
         room = await find_room(conn, rid)
         await ensure_agent_sees(conn, user, room)
-        query = select(messages).where(messages.c.room_id == room.id, messages.c.hidden.is_(False))
+        query = select(messages).where(messages.c.room_id == room.id)
         if since is not None:
             query = query.where(messages.c.updated_at > since)
-        return [message_from_row(r) for r in await conn.execute(query.order_by(messages.c.seq))]
+        found = [message_from_row(r) for r in await conn.execute(query.order_by(messages.c.seq))]
+    changed = [m for m in found if not m.hidden]
+    # Hidden text messages were withdrawn; hidden system ones (navigation) were never shown.
+    withdrawn = [m for m in found if m.hidden and m.t is None and since is not None]
+    return changed, withdrawn
 
 
 async def visitor_message(db: Database, *, token: str | None, rid: str | None, message_id: str) -> Message:

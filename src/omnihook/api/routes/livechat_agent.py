@@ -147,9 +147,15 @@ async def rooms_info(user: Agent, db: DB, roomId: Annotated[str, Query(min_lengt
 async def sync_messages(
     user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)], lastUpdate: datetime | None = None
 ) -> dict[str, Any]:
-    """Messages changed after `lastUpdate` (all without it), oldest first."""
-    found = await messages.sync(db, user, rid=roomId, since=lastUpdate)
-    return {"result": {"updated": [message_json(m) for m in found], "deleted": []}, "success": True}
+    """Messages changed after `lastUpdate` (all without it) and those withdrawn since, oldest first."""
+    changed, withdrawn = await messages.sync(db, user, rid=roomId, since=lastUpdate)
+    return {
+        "result": {
+            "updated": [message_json(m) for m in changed],
+            "deleted": [{"_id": m.id, "_deletedAt": iso(m.updated_at)} for m in withdrawn],
+        },
+        "success": True,
+    }
 
 
 class GuestDataIn(BaseModel):
