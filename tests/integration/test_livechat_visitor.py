@@ -355,7 +355,7 @@ async def test_config_with_a_token_returns_the_guest_their_open_room_and_agent(
     assert "guest" not in stranger
 
 
-async def test_config_says_only_disabled_when_the_livechat_is_off(
+async def test_when_the_livechat_is_off_config_says_so_and_no_chat_starts(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     await register_visitor(client, "tok-1")
@@ -364,3 +364,6 @@ async def test_config_says_only_disabled_when_the_livechat_is_off(
     ).status_code == 200
     cfg = await client.get(f"{API}/config", params={"token": "tok-1"})
     assert cfg.json() == {"config": {"enabled": False}, "success": True}
+    refused = await client.get(f"{API}/room", params={"token": "tok-1"})
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "error-omnichannel-is-disabled"

@@ -188,3 +188,7 @@ async def room_messages(
     if limit is not None:
         query = query.limit(limit)
     return [message_from_row(r) for r in await conn.execute(query)]
+
+
+async def livechat_enabled(conn: AsyncConnection) -> bool:
+    return (await read_settings(conn, ["Livechat_enabled"])).get("Livechat_enabled", True) is not False

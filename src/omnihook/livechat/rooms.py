@@ -28,6 +28,7 @@ from omnihook.livechat.departments import department_exists
 from omnihook.livechat.messages import ensure_agent_sees, insert_message
 from omnihook.livechat.queries import (
     find_room,
+    livechat_enabled,
     require_token,
     room_from_row,
     room_query,
@@ -75,6 +76,10 @@ async def get_or_create_room(
         ).first()
         if open_row is not None:
             return room_from_row(open_row), False
+        if not await livechat_enabled(uow.conn):
+            raise Forbidden(
+                "error-omnichannel-is-disabled", "the livechat is switched off (Livechat_enabled)"
+            )
         department = department_id or visitor.department_id
         if department_id and not await department_exists(uow.conn, department_id):
             raise InvalidInput("error-invalid-department", f"department: no department {department_id!r}")
