@@ -189,7 +189,12 @@ def test_an_agent_forwards_a_chat_to_a_department_whose_agent_sees_it_live(
     expect(alice.locator("#my-rooms li")).to_have_count(0)
     forwarded_room = bob.locator("#my-rooms li").filter(has_text="Maria")
     expect(forwarded_room).to_be_visible()
+    # A visitor message in a chat bob is not looking at marks it as new.
+    send(visitor, "Hello? Anyone from billing?")
+    expect(forwarded_room.locator(".unread")).to_have_text("new")
     forwarded_room.get_by_role("button").click()
+    expect(bob.locator("#messages")).to_contain_text("Hello? Anyone from billing?")
+    expect(forwarded_room.locator(".unread")).to_have_count(0)
     expect(bob.locator("#messages")).to_contain_text("Can I talk to billing?")
     send(bob, "Billing here, hello Maria")
     expect(visitor.locator("#messages")).to_contain_text("Billing here, hello Maria")

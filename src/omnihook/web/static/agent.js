@@ -13,6 +13,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   const closeForm = $("close-form");
   let selected = null; // the room shown on the right
   let myRooms = [];
+  const unread = new Set(); // my rooms with visitor messages not yet looked at
 
   const me = await OH.start();
 
@@ -95,7 +96,7 @@ document.addEventListener("DOMContentLoaded", async () => {
           OH.el(
             "button",
             { type: "button", class: "pick", onclick: () => select(room._id) },
-            OH.el("div", {}, visitorName(room)),
+            OH.el("div", {}, visitorName(room), unread.has(room._id) ? OH.el("span", { class: "badge unread" }, "new") : null),
             OH.el("div", { class: "meta" }, room.lm ? `last message ${OH.clock(room.lm)}` : `since ${OH.clock(room.ts)}`),
           ),
         ),
@@ -113,10 +114,14 @@ document.addEventListener("DOMContentLoaded", async () => {
   }
 
   async function select(rid) {
+    unread.delete(rid);
     selected = await roomInfo(rid);
     $("no-chat").hidden = true;
     $("chat-view").hidden = false;
-    for (const li of roomsList.children) li.classList.toggle("selected", li.dataset.rid === rid);
+    for (const li of roomsList.children) {
+      li.classList.toggle("selected", li.dataset.rid === rid);
+      if (li.dataset.rid === rid) li.querySelector(".unread")?.remove();
+    }
     showRoom();
     await loadMessages();
     input.focus();
@@ -279,6 +284,12 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (note.kind.startsWith("room.")) {
       clearTimeout(refreshLists);
       refreshLists = setTimeout(() => Promise.all([loadQueue(), loadRooms()]), 100);
+    }
+    if (note.kind === "message.sent" && note.byVisitor && (!selected || note.roomId !== selected._id)) {
+      if (myRooms.some((room) => room._id === note.roomId)) {
+        unread.add(note.roomId);
+        await loadRooms();
+      }
     }
     if (selected && note.roomId === selected._id) {
       if (note.kind !== "message.sent") {

@@ -203,9 +203,29 @@ document.addEventListener("DOMContentLoaded", async () => {
     return parts;
   }
 
+  // How the integration is doing: what waits for a retry, what gave up.
+  async function summarize() {
+    const box = document.getElementById("delivery-summary");
+    try {
+      const [pending, dead] = await Promise.all(
+        ["pending", "dead"].map((status) => OH.api("GET", `omnihook/deliveries${OH.query({ status, count: 1 })}`).then((r) => r.total || 0)),
+      );
+      if (!pending && !dead) return;
+      box.className = dead ? "alert warn" : "alert";
+      box.replaceChildren(
+        `Deliveries: ${pending} pending, ${dead} dead. `,
+        OH.el("a", { href: dead ? "/admin/deliveries?status=dead" : "/admin/deliveries?status=pending" }, "See them"),
+      );
+      box.hidden = false;
+    } catch (_) {
+      box.hidden = true;
+    }
+  }
+
   try {
     await load();
   } catch (err) {
     OH.showPageError(`Could not load the settings: ${err.message}`);
   }
+  await summarize();
 });
