@@ -75,3 +75,13 @@ async def test_a_message_racing_a_close_is_either_stored_before_it_or_refused(db
     # Whatever got in, the closing message is the last one.
     assert rows[-1].closing_message is True
     assert len(rows) == 1 + (10 - len(refused))
+
+
+async def test_a_visitor_opening_the_widget_in_several_tabs_at_once_gets_one_room(db: Database) -> None:
+    await register_visitor(db, VisitorInput(token="tok-1", name="James"))
+    results = await asyncio.gather(*(get_or_create_room(db, token="tok-1") for _ in range(6)))
+    assert len({room.id for room, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    async with db.engine.connect() as conn:
+        started = await conn.execute(select(func.count()).where(domain_events.c.kind == "room.started"))
+        assert started.scalar_one() == 1
