@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
+from collections import defaultdict
 
 from pyinstrument.frame import Frame
 from pyinstrument.session import Session
 
 
-def walk(frame: Frame, stack: tuple[str, ...], own: Counter[str], total: Counter[str]) -> None:
+def walk(
+    frame: Frame, stack: tuple[str, ...], own: defaultdict[str, float], total: defaultdict[str, float]
+) -> None:
     name = f"{frame.function} {frame.file_path_short}:{frame.line_no}"
     if name not in stack:
         total[name] += frame.time
@@ -31,12 +33,14 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     root = Session.load(args.session).root_frame()
     assert root is not None
-    own: Counter[str] = Counter()
-    total: Counter[str] = Counter()
+    own: defaultdict[str, float] = defaultdict(float)
+    total: defaultdict[str, float] = defaultdict(float)
     walk(root, (), own, total)
     for title, counter in (("self", own), ("total", total)):
         print(f"--- by {title} time (s)")
-        shown = [(k, v) for k, v in counter.most_common() if args.under in k][: args.top]
+        shown = [(k, v) for k, v in sorted(counter.items(), key=lambda kv: -kv[1]) if args.under in k][
+            : args.top
+        ]
         for name, seconds in shown:
             print(f"{seconds:8.3f}  {name}")
 

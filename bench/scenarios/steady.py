@@ -42,12 +42,12 @@ async def run(ctx: Context) -> ScenarioResult:
         span = max(m.sent_at for m in sent) - min(m.sent_at for m in sent)
         achieved = (len(sent) - 1) / span if span > 0 else 0.0
         payloads = await rendered_payloads(url)
-        naive_ms = await _naive_latencies(ctx, group, receiver, payloads)
+        naive_ms, naive_delivered = await _naive_latencies(ctx, group, receiver, payloads)
 
     result.checks = {
         "messages accepted": (len(sent), len(accepted)),
         "webhooks arrived": (len(accepted), arrived),
-        "naive sender arrivals": (len(payloads), len(naive_ms)),
+        "naive sender deliveries": (len(payloads), naive_delivered),
     }
     p99 = percentile(webhook_ms, 99)
     result.add(
@@ -101,7 +101,8 @@ async def run(ctx: Context) -> ScenarioResult:
 
 async def _naive_latencies(
     ctx: Context, group: Children, receiver: Receiver, payloads: list[bytes]
-) -> list[float]:
+) -> tuple[list[float], int]:
+    """The naive sender's latencies (ms) and how many deliveries it made."""
     payload_file = ctx.workdir / "steady-payloads.jsonl"
     submitted_file = ctx.workdir / "steady-submitted.json"
     write_payloads(payload_file, payloads)
@@ -126,4 +127,7 @@ async def _naive_latencies(
     await naive.wait(within=ctx.scale.steady_seconds + 60)
     submitted: dict[str, float] = orjson.loads(submitted_file.read_bytes())
     arrivals = {a[3]: a[0] for a in await receiver.arrivals() if a[1] == "naive" and a[3]}
-    return [(arrivals[k] - t) * 1000 for k, t in submitted.items() if k in arrivals]
+    done = orjson.loads(naive.line("DONE") or "{}")
+    return [(arrivals[k] - t) * 1000 for k, t in submitted.items() if k in arrivals], int(
+        done.get("delivered", 0)
+    )
