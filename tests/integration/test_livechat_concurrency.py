@@ -18,7 +18,7 @@ from omnihook.livechat.routing import queued_inquiries, take_inquiry
 from omnihook.livechat.settings import set_setting
 from omnihook.livechat.visitors import VisitorInput, register_visitor
 from omnihook.storage.database import Database
-from omnihook.storage.tables import domain_events, messages
+from omnihook.storage.tables import domain_events, messages, visitors
 
 
 @pytest.fixture
@@ -85,3 +85,12 @@ async def test_a_visitor_opening_the_widget_in_several_tabs_at_once_gets_one_roo
     async with db.engine.connect() as conn:
         started = await conn.execute(select(func.count()).where(domain_events.c.kind == "room.started"))
         assert started.scalar_one() == 1
+
+
+async def test_concurrent_first_registrations_of_one_token_make_one_visitor(db: Database) -> None:
+    results = await asyncio.gather(
+        *(register_visitor(db, VisitorInput(token="tok-1", name=f"James {i}")) for i in range(6))
+    )
+    assert len({v.id for v in results}) == 1
+    async with db.engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(visitors))).scalar_one() == 1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import InvalidInput, NotFound
@@ -55,9 +56,18 @@ def _merge_fields(current: dict[str, Any], fields: list[tuple[str, str, bool]]) 
 
 async def register_visitor(db: Database, data: VisitorInput) -> Visitor:
     """Create the visitor of this token, or update it (Rocket.Chat's POST livechat/visitor)."""
-    token = require_token(data.token)
+    require_token(data.token)
     if data.email is not None and not EMAIL_RE.match(data.email):
         raise InvalidInput("error-invalid-email", f"visitor.email: {data.email!r} is not an email address")
+    try:
+        return await _register(db, data)
+    except IntegrityError:
+        # Two first registrations of one token raced: the other one created it, so update it.
+        return await _register(db, data)
+
+
+async def _register(db: Database, data: VisitorInput) -> Visitor:
+    token = data.token
     async with db.transaction() as uow:
         if data.department and not await department_exists(uow.conn, data.department):
             raise InvalidInput(
