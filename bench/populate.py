@@ -36,13 +36,16 @@ def open_database(url: str) -> Database:
 
 async def open_rooms(db: Database, count: int) -> list[tuple[str, str]]:
     """`count` visitors with an open room each: [(token, room_id)]."""
-    opened = []
-    for i in range(count):
+    sem = asyncio.Semaphore(8)
+
+    async def one(i: int) -> tuple[str, str]:
         token = f"bench-{uuid.uuid4().hex}"
-        await register_visitor(db, VisitorInput(token=token, name=f"Visitor {i}"))
-        room, _ = await get_or_create_room(db, token=token)
-        opened.append((token, room.id))
-    return opened
+        async with sem:
+            await register_visitor(db, VisitorInput(token=token, name=f"Visitor {i}"))
+            room, _ = await get_or_create_room(db, token=token)
+        return token, room.id
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
 async def write_messages(
@@ -84,6 +87,8 @@ async def populate(url: str, webhook_url: str, *, rooms: int, events: int) -> Po
             {"LivechatWebhookUrl": webhook_url, "LivechatWebhookOnVisitorMessage": True},
             allow_private_targets=True,
         )
-        return await write_messages(db, await open_rooms(db, rooms), events)
+        # SQLite has one writer at a time; PostgreSQL commits concurrent transactions side by side.
+        writers = 4 if db.is_sqlite else 16
+        return await write_messages(db, await open_rooms(db, rooms), events, writers=writers)
     finally:
         await db.dispose()
