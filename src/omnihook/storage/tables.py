@@ -271,6 +271,14 @@ deliveries = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+    # The claim walks each endpoint's pending rows in due order.
+    Index(
+        "ix_deliveries_pending_due",
+        "endpoint_id",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 delivery_attempts = Table(
