@@ -14,12 +14,14 @@ from omnihook.livechat.accounts import authenticate
 from omnihook.storage.database import Database
 
 
-def get_db(request: Request) -> Database:
+# async, though they await nothing: FastAPI runs a plain `def` dependency in its thread pool, a thread
+# hop on every request.
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -32,7 +34,7 @@ async def current_user(
     """The user behind X-User-Id / X-Auth-Token, as Rocket.Chat authenticates REST calls."""
     if not x_user_id or not x_auth_token:
         raise Unauthorized("unauthorized", "You must be logged in to do this.")
-    user = await authenticate(get_db(request), user_id=x_user_id, token=x_auth_token)
+    user = await authenticate(await get_db(request), user_id=x_user_id, token=x_auth_token)
     request.state.auth_token = x_auth_token
     return user
 
