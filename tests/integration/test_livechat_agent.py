@@ -71,6 +71,10 @@ async def test_agents_see_the_general_queue_and_their_departments_not_others(
     assert queue.status_code == 200
     assert [i["rid"] for i in queue.json()["inquiries"]] == [general, in_sales]
     assert queue.json()["inquiries"][0]["message"] == "hello"
+    assert queue.json()["inquiries"][0]["name"] == "Visitor t-general"
+    await register_visitor(client, "t-general", "Ann Smith")
+    renamed = await client.get(f"{API}/inquiries.queued", headers=alice)
+    assert renamed.json()["inquiries"][0]["name"] == "Ann Smith"
     assert queue.json()["inquiries"][0]["status"] == "queued"
     everything = await client.get(f"{API}/inquiries.queued", headers=admin)
     assert everything.json()["total"] == 3

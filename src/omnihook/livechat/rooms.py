@@ -331,6 +331,10 @@ async def save_info(db: Database, user: User, guest: GuestData, room_data: RoomD
             ).scalar_one()
             visitor_changes["custom_fields"] = {**(current or {}), **guest.custom_fields}
         await uow.conn.execute(update(rooms).where(rooms.c.id == room.id).values(**room_changes))
+        if guest.name:
+            await uow.conn.execute(
+                update(inquiries).where(inquiries.c.room_id == room.id).values(visitor_name=guest.name)
+            )
         if visitor_changes:
             visitor_changes["updated_at"] = now
             await uow.conn.execute(

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import InvalidInput, NotFound
 from omnihook.domain.ids import new_id
-from omnihook.domain.rooms import NAVIGATION_MESSAGE, Message, RoomStatus, Visitor
+from omnihook.domain.rooms import NAVIGATION_MESSAGE, InquiryStatus, Message, RoomStatus, Visitor
 from omnihook.livechat.accounts import EMAIL_RE
 from omnihook.livechat.departments import department_exists
 from omnihook.livechat.messages import insert_message
@@ -124,6 +124,11 @@ async def _register(db: Database, data: VisitorInput) -> Visitor:
                     update(rooms)
                     .where(rooms.c.visitor_id == visitor_id, rooms.c.status != RoomStatus.CLOSED)
                     .values(fname=data.name)
+                )
+                await uow.conn.execute(
+                    update(inquiries)
+                    .where(inquiries.c.visitor_token == token, inquiries.c.status == InquiryStatus.QUEUED)
+                    .values(visitor_name=data.name)
                 )
         fresh = (await uow.conn.execute(select(visitors).where(visitors.c.id == visitor_id))).one()
         return visitor_from_row(fresh)
