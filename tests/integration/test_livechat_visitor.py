@@ -367,3 +367,17 @@ async def test_when_the_livechat_is_off_config_says_so_and_no_chat_starts(
     refused = await client.get(f"{API}/room", params={"token": "tok-1"})
     assert refused.status_code == 403
     assert refused.json()["error"] == "error-omnichannel-is-disabled"
+
+
+async def test_a_chat_opens_in_the_general_queue_when_the_visitors_department_is_gone(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    dep = await client.post(
+        "/api/v1/livechat/department", json={"department": {"name": "Sales"}}, headers=admin
+    )
+    dep_id = dep.json()["department"]["_id"]
+    await register_visitor(client, "tok-1", department=dep_id)
+    assert (await client.delete(f"/api/v1/livechat/department/{dep_id}", headers=admin)).status_code == 200
+    room = await open_room(client, "tok-1")
+    assert room["departmentId"] is None
+    assert room["status"] == "queued"

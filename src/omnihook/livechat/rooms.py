@@ -81,8 +81,10 @@ async def get_or_create_room(
                 "error-omnichannel-is-disabled", "the livechat is switched off (Livechat_enabled)"
             )
         department = department_id or visitor.department_id
-        if department_id and not await department_exists(uow.conn, department_id):
-            raise InvalidInput("error-invalid-department", f"department: no department {department_id!r}")
+        if department and not await department_exists(uow.conn, department):
+            if department_id:
+                raise InvalidInput("error-invalid-department", f"department: no department {department_id!r}")
+            department = None  # the visitor's department was deleted or disabled since: general queue
         room_id = await _open_room(uow, visitor.id, visitor.token, visitor.name, department, source)
         return await find_room(uow.conn, room_id), True
 
