@@ -308,3 +308,21 @@ async def test_a_private_target_is_refused_again_at_send_time(database_url: str,
     assert row.status == "dead"
     assert "refused" in row.last_error and "127.0.0.1" in row.last_error
     assert receiver.requests == []
+
+
+async def test_an_edited_message_is_sent_again_with_edited_at(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
+    await register_visitor(client, "tok-1")
+    rid = (await open_room(client, "tok-1"))["_id"]
+    sent = await visitor_says(client, "tok-1", rid, "helo")
+    edit = {"token": "tok-1", "rid": rid, "msg": "hello"}
+    response = await client.put(f"/api/v1/livechat/message/{sent['_id']}", json=edit)
+    assert response.status_code == 200, response.text
+    await settled(database_url, 2)
+    first, second = (r.json()["messages"][0] for r in receiver.requests)
+    assert first["_id"] == second["_id"] == sent["_id"]
+    assert (first["msg"], second["msg"]) == ("helo", "hello")
+    assert "editedAt" not in first
+    assert second["editedAt"].endswith("Z")

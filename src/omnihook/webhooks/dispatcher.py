@@ -53,6 +53,7 @@ class Claimed:
     endpoint_id: str
     event_type: str
     room_id: str | None
+    ordering_key: str
     attempts: int
     budget_start: int
     lease_until: datetime
@@ -183,6 +184,8 @@ class Dispatcher:
                 continue
             state = self._state.setdefault(endpoint.id, _EndpointState())
             room = endpoint.max_in_flight * self.prefetch - len(state.queue) - state.in_flight
+            if state.queue and room < endpoint.max_in_flight // 2:
+                continue  # enough in hand: no tiny claims
             if room > 0 and budget > 0:
                 wants[endpoint.id] = min(room, budget)
                 budget -= wants[endpoint.id]
@@ -215,28 +218,28 @@ class Dispatcher:
     ) -> list[Claimed]:
         """One batch for every endpoint: the due heads of its queues, oldest first, up to its `want`."""
         params: dict[str, Any] = {"now": now}
-        cases = []
+        parts = []
         for n, (endpoint_id, want) in enumerate(wants.items()):
             params[f"e{n}"], params[f"w{n}"] = endpoint_id, want
-            cases.append(f"WHEN :e{n} THEN :w{n}")
-        listed = ", ".join(f":e{n}" for n in range(len(wants)))
-        # The literal status lets SQLite use the partial index of pending rows (ix_deliveries_queue).
-        query = text(
-            f"""
-            WITH heads AS (
-                SELECT min(p.seq) AS seq FROM deliveries p
-                WHERE p.status = 'pending' AND p.endpoint_id IN ({listed})
-                GROUP BY p.endpoint_id, p.ordering_key
-            ), ranked AS (
-                SELECT d.seq, d.endpoint_id, row_number() OVER (
-                    PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq
-                ) AS rn
-                FROM deliveries d JOIN heads h ON d.seq = h.seq
-                WHERE d.next_attempt_at <= :now
+            # Walk the endpoint's due rows oldest first; a row is a head when nothing older is pending
+            # in its queue. Rows waiting behind a retrying head carry the head's retry time (see
+            # `_record`), so the walk rarely steps over blocked rows. The literal status lets SQLite
+            # use the partial indexes of pending rows.
+            parts.append(
+                f"""SELECT seq FROM (
+                    SELECT d.seq FROM deliveries d
+                    WHERE d.status = 'pending' AND d.endpoint_id = :e{n} AND d.next_attempt_at <= :now
+                    AND NOT EXISTS (
+                        SELECT 1 FROM deliveries p
+                        WHERE p.status = 'pending' AND p.endpoint_id = d.endpoint_id
+                        AND p.ordering_key = d.ordering_key AND p.seq < d.seq
+                    )
+                    ORDER BY d.next_attempt_at, d.seq LIMIT :w{n}
+                ) AS c{n}"""
             )
-            SELECT seq FROM ranked WHERE rn <= CASE endpoint_id {" ".join(cases)} ELSE 0 END
-            """
-        ).bindparams(bindparam("now", type_=deliveries.c.next_attempt_at.type))
+        query = text(" UNION ALL ".join(parts)).bindparams(
+            bindparam("now", type_=deliveries.c.next_attempt_at.type)
+        )
         seqs = [row.seq for row in await conn.execute(query, params)]
         if not seqs:
             return []
@@ -262,6 +265,7 @@ class Dispatcher:
                     deliveries.c.endpoint_id,
                     deliveries.c.event_type,
                     deliveries.c.room_id,
+                    deliveries.c.ordering_key,
                     deliveries.c.attempts,
                     deliveries.c.budget_start,
                     webhook_events.c.payload,
@@ -284,6 +288,7 @@ class Dispatcher:
                     endpoint_id=r.endpoint_id,
                     event_type=r.event_type,
                     room_id=r.room_id,
+                    ordering_key=r.ordering_key,
                     attempts=r.attempts,
                     budget_start=r.budget_start,
                     lease_until=lease_until,
@@ -368,8 +373,8 @@ class Dispatcher:
         finally:
             state.in_flight -= 1
             self._pump(endpoint.id)
-            if not state.queue:
-                self._wake.set()
+            if len(state.queue) < endpoint.max_in_flight // 2:
+                self._wake.set()  # claim more before the slots run dry
 
     def _push(self, result: Result) -> None:
         self._results.append(result)
@@ -434,7 +439,9 @@ class Dispatcher:
                 if result.endpoint.format == "rocketchat" and item.room_id and outcome.body is not None:
                     crm.append({"b_room": item.room_id, "b_crm": outcome.body[:CRM_DATA_CAP]})
             elif isinstance(decision, RetryAt):
-                retried.append({**row, "b_at": decision.at})
+                retried.append(
+                    {**row, "b_at": decision.at, "b_endpoint": item.endpoint_id, "b_key": item.ordering_key}
+                )
                 metrics.FAILED_ATTEMPTS.labels(label).inc()
             elif isinstance(decision, Dead):
                 dead.append({**row, "b_error": f"{row['b_error']} ({decision.reason})"})
@@ -473,6 +480,19 @@ class Dispatcher:
                     .values(**outcome_values, next_attempt_at=bindparam("b_at")),
                     retried,
                 )
+                # The rows queued behind a retrying head wait with it, so that claims do not step over them.
+                await conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.endpoint_id == bindparam("b_endpoint"),
+                        deliveries.c.ordering_key == bindparam("b_key"),
+                        deliveries.c.status == "pending",
+                        deliveries.c.seq > bindparam("b_seq"),
+                        deliveries.c.next_attempt_at < bindparam("b_at"),
+                    )
+                    .values(next_attempt_at=bindparam("b_at")),
+                    [{k: r[k] for k in ("b_endpoint", "b_key", "b_seq", "b_at")} for r in retried],
+                )
             if dead:
                 await conn.execute(
                     update(deliveries).where(mine).values(**outcome_values, status="dead"), dead
@@ -490,9 +510,11 @@ class Dispatcher:
                     released,
                 )
             if crm:
+                crm = list({row["b_room"]: row for row in crm}.values())  # the last answer per room
                 await conn.execute(
                     update(rooms)
-                    .where(rooms.c.id == bindparam("b_room"))
+                    # An unchanged answer leaves the row (and its page) untouched.
+                    .where(rooms.c.id == bindparam("b_room"), _crm_differs)
                     .values(crm_data=bindparam("b_crm")),
                     crm,
                 )
@@ -526,6 +548,9 @@ class Dispatcher:
     def _endpoints_changed(self) -> None:
         self.endpoints.invalidate()
         self._wake.set()
+
+
+_crm_differs = (rooms.c.crm_data.is_(None)) | (rooms.c.crm_data != bindparam("b_crm"))
 
 
 def _status_error(outcome: Outcome) -> str | None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import iso, utcnow
@@ -49,14 +49,12 @@ async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> 
         }
     if event.room_id is None:
         return None
-    room = (await conn.execute(select(rooms).where(rooms.c.id == event.room_id))).first()
-    if room is None:
+    room = (await conn.execute(_ROOM_QUERY, {"room_id": event.room_id})).first()
+    if room is None or room.v_id is None:
         return None
     if isinstance(event, RoomInfoEdited) and room.status != "closed":
         return None  # Rocket.Chat sends LivechatEdit for closed rooms only
-    payload = await _room_info(conn, room)
-    if payload is None:
-        return None
+    payload = _room_info(room)
     payload["type"] = kind.value
     if isinstance(event, MessageSent):
         row = (await conn.execute(select(messages).where(messages.c.id == event.message_id))).first()
@@ -69,10 +67,35 @@ async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> 
     return payload
 
 
-async def _room_info(conn: AsyncConnection, room: Any) -> dict[str, Any] | None:
-    visitor = (await conn.execute(select(visitors).where(visitors.c.id == room.visitor_id))).first()
-    if visitor is None:
-        return None
+# The room with its visitor and its agent, in one query (the outbox runs it in every chat transaction).
+_ROOM_QUERY = (
+    select(
+        rooms,
+        visitors.c.id.label("v_id"),
+        visitors.c.token.label("v_token"),
+        visitors.c.name.label("v_name"),
+        visitors.c.username.label("v_username"),
+        visitors.c.department_id.label("v_department_id"),
+        visitors.c.ip.label("v_ip"),
+        visitors.c.host.label("v_host"),
+        visitors.c.custom_fields.label("v_custom_fields"),
+        visitors.c.emails.label("v_emails"),
+        visitors.c.phones.label("v_phones"),
+        users.c.id.label("a_id"),
+        users.c.username.label("a_username"),
+        users.c.name.label("a_name"),
+        users.c.email.label("a_email"),
+    )
+    .select_from(
+        rooms.outerjoin(visitors, visitors.c.id == rooms.c.visitor_id).outerjoin(
+            users, users.c.id == rooms.c.served_by_id
+        )
+    )
+    .where(rooms.c.id == bindparam("room_id"))
+)
+
+
+def _room_info(room: Any) -> dict[str, Any]:
     info: dict[str, Any] = {
         "_id": room.id,
         "label": room.fname,
@@ -81,32 +104,30 @@ async def _room_info(conn: AsyncConnection, room: Any) -> dict[str, Any] | None:
         "tags": list(room.tags or []),
         "customFields": dict(room.custom_fields or {}),
         "visitor": {
-            "_id": visitor.id,
-            "token": visitor.token,
-            "name": visitor.name,
-            "username": visitor.username,
-            "department": visitor.department_id,
-            "ip": visitor.ip,
-            "host": visitor.host,
-            "customFields": dict(visitor.custom_fields or {}),
-            "email": [{"address": e["address"]} for e in (visitor.emails or []) if e.get("address")],
+            "_id": room.v_id,
+            "token": room.v_token,
+            "name": room.v_name,
+            "username": room.v_username,
+            "department": room.v_department_id,
+            "ip": room.v_ip,
+            "host": room.v_host,
+            "customFields": dict(room.v_custom_fields or {}),
+            "email": [{"address": e["address"]} for e in (room.v_emails or []) if e.get("address")],
             "phone": [
-                {"phoneNumber": p["phoneNumber"]} for p in (visitor.phones or []) if p.get("phoneNumber")
+                {"phoneNumber": p["phoneNumber"]} for p in (room.v_phones or []) if p.get("phoneNumber")
             ]
             or None,
         },
     }
     if room.topic:
         info["topic"] = room.topic
-    if room.served_by_id:
-        agent = (await conn.execute(select(users).where(users.c.id == room.served_by_id))).first()
-        if agent is not None:
-            info["agent"] = {
-                "_id": agent.id,
-                "username": agent.username,
-                "name": agent.name,
-                "email": agent.email,
-            }
+    if room.a_id is not None:
+        info["agent"] = {
+            "_id": room.a_id,
+            "username": room.a_username,
+            "name": room.a_name,
+            "email": room.a_email,
+        }
     if room.crm_data is not None:
         info["crmData"] = room.crm_data
     return info
@@ -127,6 +148,8 @@ def _message(row: Any, visitor_username: str) -> dict[str, Any]:
         "ts": iso(row.ts),
         "rid": row.room_id,
     }
+    if row.edited_at is not None:
+        message["editedAt"] = iso(row.edited_at)  # an edit is sent again, as Rocket.Chat does
     if row.u_username != visitor_username:  # Rocket.Chat's rule: anyone but the visitor
         message["agentId"] = row.u_id
     if _type(row) == "livechat-close" or row.closing_message:

@@ -7,6 +7,7 @@ Checked when a URL is saved and again when a request is sent: the transport reso
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from typing import Any
@@ -86,10 +87,24 @@ async def check_url(url: str, *, allow_private: bool) -> None:
 
 def check_literal_host(url: str, *, allow_private: bool) -> None:
     """The send-time check for IP literals (aiohttp does not resolve those through the resolver)."""
-    host, _ = parse_http_url(url)
-    literal = _literal(host)
-    if literal is not None and not allow_private:
-        refuse_address(host, str(literal))
+    if allow_private:
+        return
+    refusal = _literal_refusal(url)
+    if refusal is not None:
+        raise TargetRefused(refusal)
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_refusal(url: str) -> str | None:
+    # Cached: the same few URLs are checked on every send.
+    try:
+        host, _ = parse_http_url(url)
+        literal = _literal(host)
+        if literal is not None:
+            refuse_address(host, str(literal))
+    except TargetRefused as exc:
+        return str(exc)
+    return None
 
 
 class GuardedResolver(AbstractResolver):
