@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from omnihook.domain.errors import Forbidden, InvalidInput, NotFound
-from omnihook.domain.rooms import AgentStatus, RoomStatus
+from omnihook.domain.rooms import AgentStatus
 from omnihook.domain.users import Role, User
 from omnihook.livechat.accounts import find_user, set_roles, user_from_row
 from omnihook.livechat.routing import dispatch_queue
 from omnihook.storage.database import Database
-from omnihook.storage.tables import department_agents, rooms, users
+from omnihook.storage.tables import department_agents, users
 
 OMNICHANNEL_ROLES = {"agent": Role.AGENT, "manager": Role.MANAGER}
 
@@ -96,13 +96,3 @@ async def set_status(db: Database, *, actor: User, status: str | None, agent_id:
         if new == AgentStatus.AVAILABLE:
             await dispatch_queue(uow, user)
     return str(new)
-
-
-async def open_chat_counts(db: Database, agent_ids: list[str]) -> dict[str, int]:
-    async with db.engine.connect() as conn:
-        rows = await conn.execute(
-            select(rooms.c.served_by_id, func.count())
-            .where(rooms.c.served_by_id.in_(agent_ids), rooms.c.status == RoomStatus.SERVED)
-            .group_by(rooms.c.served_by_id)
-        )
-        return {r[0]: int(r[1]) for r in rows}

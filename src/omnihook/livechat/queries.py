@@ -21,7 +21,7 @@ from omnihook.domain.rooms import (
     Visitor,
 )
 from omnihook.storage.settings_store import read_settings
-from omnihook.storage.tables import counters, inquiries, messages, rooms, visitors
+from omnihook.storage.tables import counters, inquiries, rooms, visitors
 
 ROUTING_SETTING = "Livechat_Routing_Method"
 DEFAULT_ROUTING = RoutingMethod.AUTO  # Rocket.Chat's default
@@ -177,17 +177,6 @@ async def next_counter(conn: AsyncConnection, name: str) -> int:
         index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
     ).returning(counters.c.value)
     return int((await conn.execute(upsert)).scalar_one())
-
-
-async def room_messages(
-    conn: AsyncConnection, rid: str, *, include_hidden: bool = False, limit: int | None = None
-) -> list[Message]:
-    query = select(messages).where(messages.c.room_id == rid).order_by(messages.c.seq)
-    if not include_hidden:
-        query = query.where(messages.c.hidden.is_(False))
-    if limit is not None:
-        query = query.limit(limit)
-    return [message_from_row(r) for r in await conn.execute(query)]
 
 
 async def livechat_enabled(conn: AsyncConnection) -> bool:

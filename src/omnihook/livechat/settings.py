@@ -67,12 +67,6 @@ async def get_setting(db: Database, setting_id: str) -> Any:
     return stored.get(setting_id, spec.default)
 
 
-async def get_values(db: Database, ids: list[str]) -> dict[str, Any]:
-    async with db.engine.connect() as conn:
-        stored = await read_settings(conn, ids)
-    return {i: stored.get(i, SETTINGS[i].default) for i in ids}
-
-
 async def set_setting(db: Database, setting_id: str, value: Any) -> Any:
     value = validate_value(setting_id, value)
     async with db.transaction() as uow:
