@@ -331,6 +331,7 @@ async def test_room_lists_filter_by_state_agent_and_department_and_agents_see_th
     assert await rids(admin, open="true") == [second]
     assert await rids(admin, open="false") == [first]
     assert await rids(admin, departmentId=sales) == [second]
+    assert await rids(admin, roomName="T-2") == [second]
     assert await rids(admin, **{"agents[]": alice["X-User-Id"]}) == [first]
     assert await rids(alice) == [first]
     assert await rids(bob, open="true") == [second]

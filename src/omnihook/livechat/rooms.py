@@ -234,6 +234,7 @@ class RoomFilter:
     open: bool | None = None
     agent_ids: Sequence[str] = ()
     department_id: str | None = None
+    room_name: str | None = None
     offset: int = 0
     count: int = 50
 
@@ -247,6 +248,8 @@ async def list_rooms(db: Database, user: User, f: RoomFilter) -> tuple[list[Room
         query = query.where(rooms.c.status == RoomStatus.CLOSED)
     if f.department_id:
         query = query.where(rooms.c.department_id == f.department_id)
+    if f.room_name:
+        query = query.where(func.lower(rooms.c.fname).contains(f.room_name.lower(), autoescape=True))
     if not user.is_manager:
         if f.agent_ids and set(f.agent_ids) != {user.id}:
             raise Forbidden("error-not-allowed", "agents list only their own rooms")

@@ -119,15 +119,24 @@ async def list_rooms(
     agents: Annotated[list[str] | None, Query(alias="agents[]")] = None,
     agent: str | None = None,
     departmentId: str | None = None,
+    roomName: str | None = None,
     offset: Offset = 0,
     count: Count = 50,
 ) -> dict[str, Any]:
-    """Filters: `open=true|false`, `agents[]` (or `agent`), `departmentId`. Agents see their own rooms."""
+    """Filters: `open=true|false`, `agents[]` (or `agent`), `departmentId`, `roomName` (the visitor's
+    name contains it). Managers see every room, agents the rooms they serve. Newest first."""
     agent_ids = [*(agents or []), *([agent] if agent else [])]
     found, total = await rooms.list_rooms(
         db,
         user,
-        RoomFilter(open=open, agent_ids=agent_ids, department_id=departmentId, offset=offset, count=count),
+        RoomFilter(
+            open=open,
+            agent_ids=agent_ids,
+            department_id=departmentId,
+            room_name=roomName,
+            offset=offset,
+            count=count,
+        ),
     )
     return {
         "rooms": [room_json(r) for r in found],
