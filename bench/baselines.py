@@ -73,6 +73,7 @@ class NaiveSender:
         self.given_up = 0
         self.pending = 0
         self.all_settled = asyncio.Event()
+        self.submitting = True  # settled means nothing while payloads are still being handed in
         self._tasks: set[asyncio.Task[None]] = set()
 
     def send(self, payload: bytes) -> None:
@@ -107,6 +108,11 @@ class NaiveSender:
             self.delivered += 1
         else:
             self.given_up += 1
+        if self.pending == 0 and not self.submitting:
+            self.all_settled.set()
+
+    def done_submitting(self) -> None:
+        self.submitting = False
         if self.pending == 0:
             self.all_settled.set()
 
@@ -136,6 +142,7 @@ async def naive_send(
                 if submitted is not None:
                     submitted[message_ids(payload)[1] or str(i)] = time.time()
             sender.send(payload)
+        sender.done_submitting()
         if hold:
             print(f"SUBMITTED {len(payloads)}", flush=True)
             await asyncio.sleep(hold)
