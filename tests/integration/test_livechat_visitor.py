@@ -234,6 +234,17 @@ async def test_the_visitor_transfers_the_chat_to_another_department(
         f"{API}/room.transfer", json={"token": "tok-1", "rid": rid, "department": dep_id}
     )
     assert same.status_code == 400
+    # Rocket.Chat 7's replacement endpoint does the same.
+    other = await client.post(
+        "/api/v1/livechat/department", json={"department": {"name": "Other"}}, headers=admin
+    )
+    other_id = other.json()["department"]["_id"]
+    newer = await client.post(
+        f"{API}/visitor/department.transfer", json={"token": "tok-1", "rid": rid, "department": other_id}
+    )
+    assert newer.json() == {"success": True}
+    room = (await client.get(f"{API}/room", params={"token": "tok-1", "rid": rid})).json()["room"]
+    assert room["departmentId"] == other_id
 
 
 async def test_offline_messages_are_stored_and_recorded(client: httpx.AsyncClient, database_url: str) -> None:
