@@ -23,7 +23,7 @@ from omnihook.livechat.rooms import GuestData, RoomData, RoomFilter
 
 router = APIRouter(prefix="/api/v1", tags=["livechat agent"])
 
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 Count = Annotated[int, Query(ge=1, le=500)]
 Id = Annotated[str, Field(min_length=1, max_length=32)]
 

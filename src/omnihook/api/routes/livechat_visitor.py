@@ -205,7 +205,7 @@ async def messages_history(
     ls: datetime | None = None,
     end: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     """Newest first. The visitor passes `token`; an agent of the room (or a manager) its auth headers."""
     if user is None and not token:

@@ -20,7 +20,7 @@ from omnihook.webhooks.catalog import BY_SETTING_ID
 
 router = APIRouter(prefix="/api/v1", tags=["omnichannel"])
 
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 Count = Annotated[int, Query(ge=1, le=500)]
 
 
