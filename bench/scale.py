@@ -75,11 +75,11 @@ TINY = Scale(
     isolation_hanging=1,
     isolation_rate=5,
     isolation_seconds=1.0,
-    isolation_timeout_ms=5_000,
+    isolation_timeout_ms=1_000,
     backlog_deliveries=60,
     backlog_endpoints=3,
     backlog_rooms=5,
-    backlog_idle_seconds=1.0,
+    backlog_idle_seconds=0.5,
     pg_events=60,
     pg_rooms=6,
 )
