@@ -65,7 +65,8 @@ def test_send_test_shows_what_a_failing_receiver_answered(
 
     result = page.locator("#test-result")
     expect(result).to_contain_text("Send Test failed")
-    expect(result).to_contain_text("503")
+    expect(result).to_contain_text("status 503")
+    expect(result).to_contain_text("maintenance, come back later")
     assert len(receiver.wait_for(1)) == 1
 
 

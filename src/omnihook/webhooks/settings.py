@@ -32,6 +32,7 @@ from omnihook.webhooks.ssrf import TargetRefused, check_url
 from omnihook.webhooks.transport import Outcome, Transport
 
 ENDPOINTS_CHANNEL = "omnihook_endpoints"
+SEND_TEST_BODY_SHOWN = 300  # characters of the receiver's answer quoted in a failed Send Test
 ROCKETCHAT_MAX_IN_FLIGHT = 64
 
 
@@ -206,10 +207,13 @@ async def send_test(db: Database, transport: Transport) -> Outcome:
     outcome = await transport.send(request)
     if outcome.status_code != 200:
         what = f"status {outcome.status_code}" if outcome.status_code is not None else outcome.error
+        details = f"the webhook answered {what}; a 200 is expected"
+        if outcome.body:
+            # The start of the answer is what tells a person why their endpoint refused.
+            start = outcome.body[:SEND_TEST_BODY_SHOWN]
+            details += f". Start of its answer: {start}{'…' if len(outcome.body) > len(start) else ''}"
         raise InvalidInput(
-            "error-invalid-webhook-response",
-            f"the webhook answered {what}; a 200 is expected",
-            error_type="error-invalid-webhook-response",
+            "error-invalid-webhook-response", details, error_type="error-invalid-webhook-response"
         )
     return outcome
 
