@@ -74,6 +74,7 @@ class Result:
 class _EndpointState:
     queue: deque[Claimed] = field(default_factory=deque)
     in_flight: int = 0
+    senders: int = 0
 
 
 class Dispatcher:
@@ -85,7 +86,7 @@ class Dispatcher:
         *,
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 1.0,
-        prefetch: int = 2,
+        prefetch: int = 4,
         global_cap: int = 1024,
     ) -> None:
         self.db = db
@@ -322,22 +323,39 @@ class Dispatcher:
     # --- sending ------------------------------------------------------------------------------
 
     def _pump(self, endpoint_id: str) -> None:
+        """Start senders for the endpoint's queue, up to its slots (each sender drains the queue)."""
         state = self._state[endpoint_id]
         endpoint = self._endpoint(endpoint_id)
-        limit = endpoint.max_in_flight if endpoint is not None else 0
-        while state.queue and state.in_flight < limit and not self._stopping:
-            item = state.queue.popleft()
-            state.in_flight += 1
-            assert endpoint is not None
-            task = asyncio.create_task(self._send(endpoint, item))
+        limit = endpoint.max_in_flight if endpoint is not None and endpoint.enabled else 0
+        while len(state.queue) > state.senders and state.senders < limit and not self._stopping:
+            state.senders += 1
+            task = asyncio.create_task(self._sender(endpoint_id))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
 
     def _endpoint(self, endpoint_id: str) -> EndpointConfig | None:
         return self._configs.get(endpoint_id)
 
+    async def _sender(self, endpoint_id: str) -> None:
+        # A long-lived sender per slot, as a bare client has: no task per delivery.
+        state = self._state[endpoint_id]
+        try:
+            while state.queue and not self._stopping:
+                endpoint = self._endpoint(endpoint_id)
+                if endpoint is None or not endpoint.enabled:
+                    return
+                item = state.queue.popleft()
+                state.in_flight += 1
+                try:
+                    await self._send(endpoint, item)
+                finally:
+                    state.in_flight -= 1
+                if len(state.queue) < endpoint.max_in_flight:
+                    self._wake.set()  # claim more before the slots run dry
+        finally:
+            state.senders -= 1
+
     async def _send(self, endpoint: EndpointConfig, item: Claimed) -> None:
-        state = self._state[endpoint.id]
         try:
             now = utcnow()
             if item.lease_until - now < timedelta(milliseconds=endpoint.timeout_ms) + LEASE_MARGIN:
@@ -370,11 +388,6 @@ class Dispatcher:
         except Exception:
             log.exception("sending delivery %s failed unexpectedly", item.id)
             self._push(Result(item=item, endpoint=endpoint, outcome=None, decision=None))
-        finally:
-            state.in_flight -= 1
-            self._pump(endpoint.id)
-            if len(state.queue) < endpoint.max_in_flight // 2:
-                self._wake.set()  # claim more before the slots run dry
 
     def _push(self, result: Result) -> None:
         self._results.append(result)
