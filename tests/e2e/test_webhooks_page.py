@@ -67,6 +67,7 @@ def test_send_test_shows_what_a_failing_receiver_answered(
     expect(result).to_contain_text("Send Test failed")
     expect(result).to_contain_text("status 503")
     expect(result).to_contain_text("maintenance, come back later")
+    screenshot(page, "webhooks-send-test-failed")
     assert len(receiver.wait_for(1)) == 1
 
 

@@ -187,19 +187,12 @@ document.addEventListener("DOMContentLoaded", async () => {
 
   function describeTestFailure(err) {
     const body = err.body || {};
-    const parts = [OH.el("strong", {}, "Send Test failed: "), body.error || err.message];
-    const details = body.details;
-    if (details && typeof details === "object") {
-      if (details.statusCode !== undefined && details.statusCode !== null) {
-        parts.push(OH.el("div", {}, `Your endpoint answered with status ${details.statusCode}.`));
-      }
-      if (details.error) parts.push(OH.el("div", {}, details.error));
-      if (details.responseBody) {
-        parts.push(OH.el("div", {}, "Start of its answer:"), OH.el("pre", { class: "body" }, details.responseBody));
-      }
-    } else if (details && details !== body.error) {
-      parts.push(OH.el("div", {}, details));
-    }
+    const details = typeof body.details === "string" ? body.details : "";
+    // "…; a 200 is expected. Start of its answer: <body>": the answer is shown as it came.
+    const [summary, answer] = details.split(/\. Start of its answer: /s);
+    const parts = [OH.el("strong", {}, "Send Test failed: "), summary || body.error || err.message];
+    if (answer !== undefined) parts.push(OH.el("div", {}, "Start of its answer:"), OH.el("pre", { class: "body" }, answer));
+    if (body.error && details) parts.push(OH.el("div", { class: "hint" }, body.error));
     return parts;
   }
 
