@@ -32,10 +32,20 @@ PAGES: list[tuple[str, str, str, str]] = [
 ]
 
 
+# Scripts and styles come from this server only (the pages have no inline script); only the visitor
+# widget may be framed by another site.
+CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'"
+
+
 def render(request: Request, template: str, title: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request, template, {"title": title, "version": __version__, "path": request.url.path, **context}
     )
+    framing = "" if context.get("role") == "visitor" else "; frame-ancestors 'none'"
+    response.headers["Content-Security-Policy"] = CSP + framing
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 @router.get("/")
