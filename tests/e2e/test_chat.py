@@ -3,6 +3,7 @@ CRM webhooks arriving at a real receiver."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -61,6 +62,13 @@ def wait_for_webhook(receiver: Receiver, type_: str) -> dict[str, Any]:
             if body["type"] == type_:
                 return body
         seen = len(requests)
+
+
+def wait_until_nothing_pending(server: Server) -> None:
+    deadline = time.monotonic() + 60
+    while server.call("GET", "omnihook/deliveries?status=pending&count=1")["total"]:
+        assert time.monotonic() < deadline, "deliveries still pending after a minute"
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -147,7 +155,8 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     assert taken["agent"]["username"] == "alice"
     assert all(r.header("X-RocketChat-Livechat-Token") == "crm-secret" for r in crm.requests)
 
-    # Every one of them is on the Deliveries page.
+    # Every one of them is on the Deliveries page (once the last outcome is recorded).
+    wait_until_nothing_pending(server)
     admin = new_page(browser, server)
     log_in(admin, ADMIN_USERNAME, ADMIN_PASSWORD, "/admin/deliveries")
     rows = admin.locator("#deliveries tbody tr")
