@@ -179,7 +179,7 @@ class Dispatcher:
         self._configs = endpoints
         total_held = sum(len(s.queue) + s.in_flight for s in self._state.values())
         budget = self.global_cap - total_held
-        wants: dict[str, int] = {}
+        rooms_free: dict[str, int] = {}
         for endpoint in endpoints.values():
             if not endpoint.enabled:
                 continue
@@ -187,9 +187,9 @@ class Dispatcher:
             room = endpoint.max_in_flight * self.prefetch - len(state.queue) - state.in_flight
             if state.queue and room < endpoint.max_in_flight // 2:
                 continue  # enough in hand: no tiny claims
-            if room > 0 and budget > 0:
-                wants[endpoint.id] = min(room, budget)
-                budget -= wants[endpoint.id]
+            if room > 0:
+                rooms_free[endpoint.id] = room
+        wants = fair_share(rooms_free, budget)
         sleep = self.poll_interval
         if not wants:
             return sleep
@@ -564,6 +564,29 @@ class Dispatcher:
 
 
 _crm_differs = (rooms.c.crm_data.is_(None)) | (rooms.c.crm_data != bindparam("b_crm"))
+
+
+def fair_share(asks: dict[str, int], budget: int) -> dict[str, int]:
+    """Split `budget` between endpoints: small asks are met in full, the rest share what is left equally.
+
+    Served in a fixed order instead, the first endpoints' asks (renewed every round, even when they have
+    nothing due) would take the whole budget and the endpoints after them would never be claimed for.
+    """
+    shares: dict[str, int] = {}
+    waiting = sorted(asks.items(), key=lambda item: item[1])
+    while waiting and budget > 0:
+        equal = budget // len(waiting)
+        if equal == 0:  # fewer slots than endpoints: one each, as far as they go
+            shares.update((key, 1) for key, _ in waiting[:budget])
+            break
+        key, ask = waiting[0]
+        if ask > equal:
+            shares.update((key, equal) for key, _ in waiting)
+            break
+        shares[key] = ask
+        budget -= ask
+        waiting.pop(0)
+    return shares
 
 
 def _status_error(outcome: Outcome) -> str | None:
