@@ -167,7 +167,7 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     screenshot(admin, "deliveries")
 
 
-def test_an_agent_forwards_a_chat_to_a_department_whose_agent_sees_it_live(
+def test_agents_forward_a_chat_to_a_department_and_to_an_agent_who_see_it_live(
     browser: Browser, server: Server, crm: Receiver
 ) -> None:
     server.create_agent("alice", "Alice Agent")
@@ -209,11 +209,17 @@ def test_an_agent_forwards_a_chat_to_a_department_whose_agent_sees_it_live(
     expect(visitor.locator("#messages")).to_contain_text("Billing here, hello Maria")
     expect(visitor.locator("#room-state")).to_have_text("Chatting with Bob Agent")
 
-    # The visitor ends the chat; bob's console shows it closed at once.
+    # Bob hands it back to alice by name.
+    bob.get_by_label("To an agent or a department").select_option(label="Alice Agent (available)")
+    bob.get_by_role("button", name="Forward").click()
+    expect(bob.locator("#my-rooms li")).to_have_count(0)
+    expect(alice.locator("#my-rooms li").filter(has_text="Maria")).to_be_visible()
+    expect(visitor.locator("#room-state")).to_have_text("Chatting with Alice Agent")
+
+    # The visitor ends the chat; alice's console shows it closed at once.
     visitor.get_by_role("button", name="End chat").click()
     expect(visitor.get_by_text("This chat has ended.")).to_be_visible()
-    expect(bob.locator("#chat-status")).to_have_text("closed")
-    expect(bob.locator("#my-rooms li")).to_have_count(0)
+    expect(alice.locator("#my-rooms li")).to_have_count(0)
 
     forwarded = wait_for_webhook(crm, "LivechatSessionForwarded")
     assert forwarded["servedBy"]["username"] == "bob"
