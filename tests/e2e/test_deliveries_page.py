@@ -58,6 +58,11 @@ def test_a_dead_delivery_is_inspected_and_sent_again_from_the_deliveries_page(
     expect(row).to_have_count(1)
     expect(row).to_contain_text("dead")
     expect(row.locator("td").nth(5)).to_have_text("503")
+    # Filtering by event type.
+    page.get_by_label("Event type").select_option("Message")
+    expect(page.locator("#deliveries tbody")).to_have_text("No deliveries match.")
+    page.get_by_label("Event type").select_option("LivechatOfflineMessage")
+    expect(row).to_have_count(1)
 
     row.get_by_role("link", name="Details").click()
     expect(page.locator("#status")).to_have_text("dead")

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from omnihook import __version__
+from omnihook.webhooks.catalog import EventType
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -25,7 +26,6 @@ router = APIRouter(include_in_schema=False)
 # (path, template, title, who may use it: "manager" | "agent" | "anyone")
 PAGES: list[tuple[str, str, str, str]] = [
     ("/admin/webhooks", "webhooks.html", "Webhooks", "manager"),
-    ("/admin/deliveries", "deliveries.html", "Deliveries", "manager"),
     ("/admin/agents", "agents.html", "Agents", "manager"),
     ("/admin/departments", "departments.html", "Departments", "manager"),
     ("/agent", "agent.html", "Agent console", "agent"),
@@ -61,6 +61,25 @@ async def admin_home() -> RedirectResponse:
 @router.get("/admin/login")
 async def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html", "Log in", role="anyone")
+
+
+# The names Rocket.Chat's Webhooks page gives the events, beside their payload `type`.
+EVENT_LABELS = {
+    "LivechatSessionStart": "Chat Start",
+    "LivechatSessionQueued": "Chat Queued",
+    "LivechatSessionTaken": "Chat Taken",
+    "LivechatSessionForwarded": "Forwarding",
+    "LivechatSession": "Chat Close",
+    "LivechatEdit": "room edited after close",
+    "Message": "Visitor or Agent Message",
+    "LivechatOfflineMessage": "Offline Messages",
+}
+
+
+@router.get("/admin/deliveries")
+async def deliveries_page(request: Request) -> HTMLResponse:
+    types = [(t.value, EVENT_LABELS.get(t.value)) for t in EventType]
+    return render(request, "deliveries.html", "Deliveries", role="manager", event_types=types)
 
 
 @router.get("/admin/deliveries/{delivery_id}")
