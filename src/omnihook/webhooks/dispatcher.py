@@ -44,6 +44,8 @@ log = logging.getLogger("omnihook.webhooks.dispatcher")
 ATTEMPT_BODY_CAP = 4096  # response body kept with each attempt
 CRM_DATA_CAP = 64 * 1024
 LEASE_MARGIN = timedelta(seconds=2)
+RESULT_BATCH = 64
+RESULT_GATHER_S = 0.002
 
 
 @dataclass(kw_only=True)
@@ -297,17 +299,20 @@ class Dispatcher:
                     payload=r.payload,
                 )
             )
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.seq == bindparam("b_seq"))
-            .values(
-                lease_owner=self.owner,
-                lease_until=bindparam("b_lease"),
-                next_attempt_at=bindparam("b_lease"),
-                updated_at=now,
-            ),
-            [{"b_seq": c.seq, "b_lease": c.lease_until} for c in claimed],
-        )
+        by_lease: dict[datetime, list[int]] = {}
+        for item in claimed:
+            by_lease.setdefault(item.lease_until, []).append(item.seq)
+        for lease_until, leased in by_lease.items():  # one statement per request timeout
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.seq.in_(leased))
+                .values(
+                    lease_owner=self.owner,
+                    lease_until=lease_until,
+                    next_attempt_at=lease_until,
+                    updated_at=now,
+                )
+            )
         return claimed
 
     async def _next_due(self, conn: AsyncConnection, now: datetime) -> datetime | None:
@@ -398,6 +403,9 @@ class Dispatcher:
     async def _result_loop(self) -> None:
         while True:
             await self._results_ready.wait()
+            if len(self._results) < RESULT_BATCH and self._sends and not self._stopping:
+                # Sends are finishing all the time: a moment's wait makes one transaction of many.
+                await asyncio.sleep(RESULT_GATHER_S)
             self._results_ready.clear()
             if self._results:
                 batch, self._results = self._results, []
@@ -432,7 +440,10 @@ class Dispatcher:
                     "status_code": outcome.status_code,
                     "error": outcome.error,
                     "request_headers": result.request_headers,
-                    "response_headers": outcome.headers or None,
+                    # Kept for failures, where they explain something (Retry-After, a proxy's error).
+                    "response_headers": (outcome.headers or None)
+                    if not isinstance(decision, Delivered)
+                    else None,
                     "response_body": outcome.body[:ATTEMPT_BODY_CAP] if outcome.body is not None else None,
                 }
             )
