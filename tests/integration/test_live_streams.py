@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -125,3 +126,37 @@ async def test_the_visitor_stream_refuses_a_room_that_is_not_the_visitors(client
     assert refused.status_code == 404
     assert refused.json()["error"] == "invalid-room"
     assert (await client.get(url, params={"token": "token-a"})).status_code == 400
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_streams_are_told_to_reload_when_listen_reconnects(
+    postgres_session_url: str,
+) -> None:
+    await databases.truncate_all(postgres_session_url)
+    settings = Settings(
+        database_url=postgres_session_url, admin_username="admin", admin_password="admin-pass-1"
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        broker: Broker = app.state.live
+        await broker.ready()
+        with broker.subscribe("some-room") as visitor:
+            # The database drops the LISTEN connection (a restart, a failover).
+            killer = await asyncpg.connect(postgres_session_url)
+            try:
+                killed = await killer.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND query LIKE '%omnihook_live%'"
+                )
+            finally:
+                await killer.close()
+            assert killed == 1
+            # Notes sent meanwhile are lost, so every stream is told to reload, once LISTEN is back.
+            assert (await next_note(visitor))["kind"] == "resync"
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://omnihook.test") as client:
+                with broker.subscribe() as staff:
+                    rid = await open_room(client, "token-a", "Ann")
+                    assert await visitor_says(client, "token-a", rid, "still live") == 200
+                    assert await messages_heard_until(staff, rid) == [rid]

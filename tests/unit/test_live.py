@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from omnihook.domain.events import MessageSent, OfflineMessageReceived, RoomClosed, RoomTaken
-from omnihook.web.live import QUEUE_SIZE, Broker, event_stream
+from omnihook.web.live import QUEUE_SIZE, RESYNC, Broker, event_stream
 
 
 def drain(queue_owner: object) -> list[dict[str, object]]:
@@ -105,3 +105,11 @@ async def test_a_stream_opened_after_close_ends_at_once() -> None:
     broker.close()
     chunks = [chunk async for chunk in event_stream(broker, None)]
     assert len(chunks) == 1  # the hello, then the end
+
+
+async def test_a_resync_reaches_every_stream_at_once_whatever_its_room() -> None:
+    broker = Broker()
+    with broker.subscribe("room-a") as visitor_a, broker.subscribe() as staff:
+        broker.fanout([RESYNC])
+        assert drain(visitor_a) == [RESYNC]
+        assert drain(staff) == [RESYNC]

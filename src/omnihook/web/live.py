@@ -68,10 +68,8 @@ class Subscription:
         self.closed = asyncio.Event()
 
     def offer(self, note: dict[str, Any]) -> None:
-        if note["kind"] == "resync":
-            self.overflowed = True  # notes may have been missed: the stream says so next
-            return
-        if self.room_id is not None and note["roomId"] != self.room_id:
+        # A resync (notes may have been missed) concerns every stream, whatever its room.
+        if note["kind"] != "resync" and self.room_id is not None and note["roomId"] != self.room_id:
             return
         try:
             self.queue.put_nowait(note)
