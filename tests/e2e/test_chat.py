@@ -166,6 +166,12 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     assert sorted(shown_types) == sorted(types)
     screenshot(admin, "deliveries")
 
+    # The same visitor starts over: a new chat, in the queue again.
+    visitor.get_by_role("button", name="Start a new chat").click()
+    expect(visitor.locator("#messages .msg")).to_have_count(0)
+    send(visitor, "One more question")
+    expect(agent.locator("#queue li").filter(has_text="James Visitor")).to_be_visible()
+
 
 def test_agents_forward_a_chat_to_a_department_and_to_an_agent_who_see_it_live(
     browser: Browser, server: Server, crm: Receiver
