@@ -20,7 +20,7 @@ DRAIN_LIMIT_S = 300.0
 class Drain:
     delivered: int
     seconds: float  # from the sender being ready to the last arrival
-    cpu_seconds: float  # of the sending processes, start-up included
+    cpu_seconds: float  # of the sending processes from then on (their start-up left out)
 
     @property
     def rate(self) -> float:
@@ -37,13 +37,15 @@ async def drain_with_workers(
     """Start `workers` omnihook workers on a database whose `total` deliveries to /hook/`name` are pending."""
     started: list[float] = []
     procs = []
+    cpu_at_start = 0.0
     for i in range(workers):
         child, ready = await start_worker(group, database_url, name=f"worker{i}")
+        cpu_at_start += child.usage().cpu_seconds
         procs.append(child)
         started.append(ready)
     got = await receiver.wait_for(total, within=DRAIN_LIMIT_S, name=name)
     end = await _last_arrival(receiver, name)
-    cpu = sum(p.usage().cpu_seconds for p in procs)
+    cpu = sum(p.usage().cpu_seconds for p in procs) - cpu_at_start
     for p in procs:
         await p.stop()
     if got < total:
@@ -84,8 +86,9 @@ async def drain_with_baseline(
     end = await _last_arrival(receiver, mode)
     if got < len(payloads):
         raise RuntimeError(f"{mode} sender: only {got} of {len(payloads)} arrived:\n{child.tail()}")
-    # the process is gone: its CPU time is what it had used just before exiting, read from its report
-    return Drain(got, end - ready, _reported_cpu(child.line("DONE")) or usage.cpu_seconds)
+    # the process is gone: its CPU time is what it reported just before exiting, less its start-up
+    reported = _reported_cpu(child.line("DONE"))
+    return Drain(got, end - ready, reported - usage.cpu_seconds if reported is not None else 0.0)
 
 
 def _reported_cpu(line: str | None) -> float | None:

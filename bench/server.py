@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from bench.harness import Context
-from bench.proc import Child, Children, free_port, omnihook_argv, python_argv
+from bench.proc import Child, Children, free_port, omnihook_argv
 
 ADMIN = "bench"
 ADMIN_PASSWORD = "bench-password-1"
@@ -181,8 +181,16 @@ async def start_server(children: Children, http: aiohttp.ClientSession, database
 
 
 async def start_worker(children: Children, database_url: str, name: str = "worker") -> tuple[Child, float]:
-    """An `omnihook worker` process; returns it with the time it was ready to start working."""
+    """An `omnihook worker` process; returns it with the time it said it was delivering.
+
+    The clock starts there, after its start-up (imports, migrations), as it starts after the
+    baselines' imports: throughput is what a running worker delivers.
+    """
     child, _ = await children.start(
-        name, python_argv("bench.worker"), env=omnihook_env(database_url), ready_line="READY"
+        name, omnihook_argv("worker"), env=omnihook_env(database_url), ready_line=WORKER_READY
     )
     return child, time.time()
+
+
+# What `omnihook worker` prints once its dispatcher runs.
+WORKER_READY = "omnihook worker"
