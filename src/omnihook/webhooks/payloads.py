@@ -7,6 +7,7 @@ transcript (system messages dropped, the closing message kept); `Message` carrie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +50,11 @@ async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> 
         }
     if event.room_id is None:
         return None
-    room = (await conn.execute(_ROOM_QUERY, {"room_id": event.room_id})).first()
+    if isinstance(event, MessageSent):
+        params = {"room_id": event.room_id, "message_id": event.message_id}
+        room = (await conn.execute(_ROOM_AND_MESSAGE_QUERY, params)).first()
+    else:
+        room = (await conn.execute(_ROOM_QUERY, {"room_id": event.room_id})).first()
     if room is None or room.v_id is None:
         return None
     if isinstance(event, RoomInfoEdited) and room.status != "closed":
@@ -57,8 +62,9 @@ async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> 
     payload = _room_info(room)
     payload["type"] = kind.value
     if isinstance(event, MessageSent):
-        row = (await conn.execute(select(messages).where(messages.c.id == event.message_id))).first()
-        if row is None or row.hidden or (_type(row) is not None and _type(row) not in KEPT_SYSTEM_MESSAGES):
+        fields = room._mapping
+        row = {c.name: fields[f"m_{c.name}"] for c in messages.columns}
+        if row["id"] is None or row["hidden"] or row["t"] not in (None, *KEPT_SYSTEM_MESSAGES):
             return None
         payload["messages"] = [_message(row, payload["visitor"]["username"])]
     else:
@@ -93,6 +99,12 @@ _ROOM_QUERY = (
     )
     .where(rooms.c.id == bindparam("room_id"))
 )
+
+
+# The same with the message of a MessageSent event: one query for the commonest event.
+_ROOM_AND_MESSAGE_QUERY = _ROOM_QUERY.add_columns(
+    *(c.label(f"m_{c.name}") for c in messages.columns)
+).outerjoin(messages, (messages.c.id == bindparam("message_id")) & (messages.c.room_id == rooms.c.id))
 
 
 def _room_info(room: Any) -> dict[str, Any]:
@@ -133,28 +145,23 @@ def _room_info(room: Any) -> dict[str, Any]:
     return info
 
 
-def _type(row: Any) -> str | None:
-    # Not `row.t`: on a SQLAlchemy Row that is the row as a tuple, not the column.
-    value: str | None = row._mapping["t"]
-    return value
-
-
-def _message(row: Any, visitor_username: str) -> dict[str, Any]:
+def _message(row: Mapping[Any, Any], visitor_username: str) -> dict[str, Any]:
+    """One message as `sendToCRM` shapes it (`row` maps the columns of `messages`)."""
     message: dict[str, Any] = {
-        "u": {"_id": row.u_id, "username": row.u_username, "name": row.u_name},
-        "_id": row.id,
-        "username": row.u_username,
-        "msg": row.msg,
-        "ts": iso(row.ts),
-        "rid": row.room_id,
+        "u": {"_id": row["u_id"], "username": row["u_username"], "name": row["u_name"]},
+        "_id": row["id"],
+        "username": row["u_username"],
+        "msg": row["msg"],
+        "ts": iso(row["ts"]),
+        "rid": row["room_id"],
     }
-    if row.edited_at is not None:
-        message["editedAt"] = iso(row.edited_at)  # an edit is sent again, as Rocket.Chat does
-    if row.u_username != visitor_username:  # Rocket.Chat's rule: anyone but the visitor
-        message["agentId"] = row.u_id
-    if _type(row) == "livechat-close" or row.closing_message:
+    if row["edited_at"] is not None:
+        message["editedAt"] = iso(row["edited_at"])  # an edit is sent again, as Rocket.Chat does
+    if row["u_username"] != visitor_username:  # Rocket.Chat's rule: anyone but the visitor
+        message["agentId"] = row["u_id"]
+    if row["t"] == "livechat-close" or row["closing_message"]:
         message["closingMessage"] = True
-    message["_updatedAt"] = iso(row.updated_at)
+    message["_updatedAt"] = iso(row["updated_at"])
     return message
 
 
@@ -170,7 +177,7 @@ async def _transcript(conn: AsyncConnection, room_id: str, visitor_username: str
         )
         .order_by(messages.c.seq)
     )
-    return [_message(row, visitor_username) for row in await conn.execute(query)]
+    return [_message(row._mapping, visitor_username) for row in await conn.execute(query)]
 
 
 def _served_by(room: Any) -> dict[str, Any] | None:
