@@ -403,7 +403,8 @@ class Dispatcher:
     async def _result_loop(self) -> None:
         while True:
             await self._results_ready.wait()
-            if len(self._results) < RESULT_BATCH and self._sends and not self._stopping:
+            in_flight = sum(state.in_flight for state in self._state.values())
+            if len(self._results) < RESULT_BATCH and in_flight and not self._stopping:
                 # Sends are finishing all the time: a moment's wait makes one transaction of many.
                 await asyncio.sleep(RESULT_GATHER_S)
             self._results_ready.clear()
@@ -425,6 +426,7 @@ class Dispatcher:
         dead: list[dict[str, Any]] = []
         released: list[dict[str, Any]] = []
         crm: list[dict[str, Any]] = []
+        durations: dict[str, list[float]] = {}
         for result in batch:
             item, outcome, decision = result.item, result.outcome, result.decision
             if outcome is None or decision is None:
@@ -447,7 +449,7 @@ class Dispatcher:
                     "response_body": outcome.body[:ATTEMPT_BODY_CAP] if outcome.body is not None else None,
                 }
             )
-            row = {
+            row: dict[str, Any] = {
                 "b_seq": item.seq,
                 "b_owner": self.owner,
                 "b_attempts": number,
@@ -456,10 +458,9 @@ class Dispatcher:
                 "b_now": now,
             }
             label = result.endpoint.id
-            metrics.ATTEMPT_SECONDS.labels(label).observe(outcome.duration_ms / 1000)
+            durations.setdefault(label, []).append(outcome.duration_ms / 1000)
             if isinstance(decision, Delivered):
                 delivered.append(row)
-                metrics.DELIVERED.labels(label).inc()
                 if result.endpoint.format == "rocketchat" and item.room_id and outcome.body is not None:
                     crm.append({"b_room": item.room_id, "b_crm": outcome.body[:CRM_DATA_CAP]})
             elif isinstance(decision, RetryAt):
@@ -471,6 +472,16 @@ class Dispatcher:
                 dead.append({**row, "b_error": f"{row['b_error']} ({decision.reason})"})
                 metrics.FAILED_ATTEMPTS.labels(label).inc()
                 metrics.DEAD.labels(label).inc()
+        for label, seconds in durations.items():
+            histogram = metrics.ATTEMPT_SECONDS.labels(label)
+            for value in seconds:
+                histogram.observe(value)
+        delivered_counts: dict[str, int] = {}
+        for result in batch:
+            if isinstance(result.decision, Delivered) and result.outcome is not None:
+                delivered_counts[result.endpoint.id] = delivered_counts.get(result.endpoint.id, 0) + 1
+        for label, count in delivered_counts.items():
+            metrics.DELIVERED.labels(label).inc(count)
         mine = (deliveries.c.seq == bindparam("b_seq")) & (deliveries.c.lease_owner == bindparam("b_owner"))
         outcome_values: dict[str, Any] = {
             "attempts": bindparam("b_attempts"),
@@ -483,19 +494,24 @@ class Dispatcher:
         async with self.db.write_lock(), self.db.engine.begin() as conn:
             if attempts:
                 await conn.execute(insert(delivery_attempts), attempts)
-            if delivered:
+            # Delivered rows mostly share their attempt count and status: one statement per group.
+            groups: dict[tuple[int, int | None], list[int]] = {}
+            for row in delivered:
+                groups.setdefault((row["b_attempts"], row["b_code"]), []).append(row["b_seq"])
+            for (attempt_count, code), seqs in groups.items():
                 await conn.execute(
                     update(deliveries)
-                    .where(mine)
+                    .where(deliveries.c.seq.in_(seqs), deliveries.c.lease_owner == self.owner)
                     .values(
-                        **{
-                            **outcome_values,
-                            "last_error": None,
-                            "status": "delivered",
-                            "delivered_at": bindparam("b_now"),
-                        }
-                    ),
-                    delivered,
+                        status="delivered",
+                        attempts=attempt_count,
+                        last_status_code=code,
+                        last_error=None,
+                        lease_owner=None,
+                        lease_until=None,
+                        updated_at=now,
+                        delivered_at=now,
+                    )
                 )
             if retried:
                 await conn.execute(
