@@ -34,7 +34,7 @@ from omnihook.storage.tables import deliveries, delivery_attempts, rooms, webhoo
 from omnihook.webhooks import metrics
 from omnihook.webhooks.endpoints import EndpointCache, EndpointConfig
 from omnihook.webhooks.outbox import DELIVERIES_CHANNEL
-from omnihook.webhooks.retry import Dead, Decision, Delivered, RetryAt, policy_for
+from omnihook.webhooks.retry import Dead, Decision, Delivered, RetryAt, RetryPolicy, policy_for
 from omnihook.webhooks.settings import ENDPOINTS_CHANNEL
 from omnihook.webhooks.signing import build_request, recordable_headers
 from omnihook.webhooks.transport import Outcome, Transport
@@ -101,6 +101,7 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{new_id(8)}"
         self._state: dict[str, _EndpointState] = {}
         self._configs: dict[str, EndpointConfig] = {}
+        self._policies: dict[str, tuple[EndpointConfig, RetryPolicy]] = {}
         self._wake = asyncio.Event()
         self._results: list[Result] = []
         self._results_ready = asyncio.Event()
@@ -377,7 +378,7 @@ class Dispatcher:
             )
             outcome = await self.transport.send(request)
             attempt = item.attempts - item.budget_start + 1
-            decision = policy_for(endpoint).decide(outcome, attempt=attempt, now=utcnow())
+            decision = self._policy(endpoint).decide(outcome, attempt=attempt, now=utcnow())
             self._push(
                 Result(
                     item=item,
@@ -393,6 +394,13 @@ class Dispatcher:
         except Exception:
             log.exception("sending delivery %s failed unexpectedly", item.id)
             self._push(Result(item=item, endpoint=endpoint, outcome=None, decision=None))
+
+    def _policy(self, endpoint: EndpointConfig) -> RetryPolicy:
+        cached = self._policies.get(endpoint.id)
+        if cached is None or cached[0] is not endpoint:  # a reloaded endpoint gets a new policy
+            cached = (endpoint, policy_for(endpoint))
+            self._policies[endpoint.id] = cached
+        return cached[1]
 
     def _push(self, result: Result) -> None:
         self._results.append(result)
@@ -443,7 +451,7 @@ class Dispatcher:
                     "error": outcome.error,
                     "request_headers": result.request_headers,
                     # Kept for failures, where they explain something (Retry-After, a proxy's error).
-                    "response_headers": (outcome.headers or None)
+                    "response_headers": (dict(outcome.headers) or None)
                     if not isinstance(decision, Delivered)
                     else None,
                     "response_body": outcome.body[:ATTEMPT_BODY_CAP] if outcome.body is not None else None,

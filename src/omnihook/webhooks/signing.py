@@ -46,4 +46,6 @@ def build_request(
 
 def recordable_headers(headers: dict[str, str]) -> dict[str, str]:
     """The request headers as stored with an attempt: the secret token never is."""
+    if TOKEN_HEADER not in headers:
+        return headers
     return {k: (REDACTED if k == TOKEN_HEADER else v) for k, v in headers.items()}

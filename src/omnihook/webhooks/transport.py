@@ -7,6 +7,7 @@ response body is read up to a cap; every outcome (status, error, duration) is re
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -35,7 +36,7 @@ class Outcome:
     status_code: int | None = None
     error: str | None = None
     body: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def retry_after(self) -> str | None:
@@ -88,7 +89,7 @@ class AiohttpTransport:
                 return done(
                     status_code=response.status,
                     body=body.decode("utf-8", errors="replace"),
-                    headers={k: v for k, v in response.headers.items()},
+                    headers=response.headers,  # read-only; copied only where it is kept
                 )
         except TargetRefused as exc:
             return done(error=f"refused: {exc}")
