@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from omnihook.api.app import create_app
 from omnihook.config import Settings
 from omnihook.webhooks.settings import save_integration_settings
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login_headers
 from tests.livechat_helpers import (
     agent_says,
     create_agent,
@@ -22,7 +22,7 @@ from tests.livechat_helpers import (
     visitor_says,
 )
 from tests.receiver import Receiver
-from tests.webhook_helpers import ALL_TOGGLES, configure, settled
+from tests.webhook_helpers import ALL_TOGGLES, configure, delivery_rows, settled
 
 
 async def test_a_whole_chat_sends_every_event_in_order_with_the_token(
@@ -326,3 +326,24 @@ async def test_an_edited_message_is_sent_again_with_edited_at(
     assert (first["msg"], second["msg"]) == ("helo", "hello")
     assert "editedAt" not in first
     assert second["editedAt"].endswith("Z")
+
+
+async def test_stopping_the_server_lets_requests_in_flight_finish_and_records_them(
+    settings: Settings, receiver: Receiver, database_url: str
+) -> None:
+    receiver.delay_s = 0.5
+    application: FastAPI = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://omnihook.test") as client:
+            admin = await login_headers(client, ADMIN_USERNAME, ADMIN_PASSWORD)
+            await configure(
+                client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True
+            )
+            await register_visitor(client, "tok-1")
+            rid = (await open_room(client, "tok-1"))["_id"]
+            await visitor_says(client, "tok-1", rid, "hello")
+            await receiver.arrived(1)  # the request is in flight: now stop the server
+    [row] = await delivery_rows(database_url)
+    assert row.status == "delivered"
+    assert row.lease_owner is None

@@ -144,11 +144,9 @@ class Dispatcher:
         self._results.extend(
             Result(item=i, endpoint=_placeholder(i.endpoint_id), outcome=None, decision=None) for i in unsent
         )
-        self._results_ready.set()
+        self._results_ready.set()  # the result loop records what is left, then ends
         for task in self._tasks:
             if task.get_name() == "webhook-results":
-                self._stopping = True
-                self._results_ready.set()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(task, timeout=10)
         self._tasks = []
