@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from standardwebhooks.webhooks import Webhook
 
 from omnihook.api.app import create_app
 from omnihook.config import Settings
+from omnihook.domain.clock import utcnow
+from omnihook.storage.database import Database
+from omnihook.storage.tables import webhook_endpoints
 from omnihook.webhooks.settings import save_integration_settings
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login_headers
 from tests.livechat_helpers import (
@@ -347,3 +352,44 @@ async def test_stopping_the_server_lets_requests_in_flight_finish_and_records_th
     [row] = await delivery_rows(database_url)
     assert row.status == "delivered"
     assert row.lease_owner is None
+
+
+async def test_a_standard_endpoint_gets_signed_envelopes_and_accepts_any_2xx(
+    app: FastAPI, client: httpx.AsyncClient, receiver: Receiver, database_url: str
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"a secret of twenty-four b").decode()
+    now = utcnow()
+    db: Database = app.state.db
+    async with db.transaction() as uow:
+        await uow.conn.execute(
+            webhook_endpoints.insert().values(
+                id="std1",
+                name="native",
+                url=receiver.url,
+                format="standard",
+                secret=secret,
+                enabled=True,
+                event_types=["Message"],
+                timeout_ms=2000,
+                max_retries=7,
+                retry_delay_ms=5000,
+                max_in_flight=4,
+                ordered=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    app.state.webhooks.endpoints_changed()
+    receiver.default_status = 202
+    await register_visitor(client, "tok-1")
+    rid = (await open_room(client, "tok-1"))["_id"]
+    await visitor_says(client, "tok-1", rid, "hello")
+    [row] = await settled(database_url, 1)
+    assert row.status == "delivered" and row.attempts == 1
+    [request] = receiver.requests
+    Webhook(secret).verify(request.body, request.headers)  # raises unless correctly signed
+    assert request.header("webhook-id") == row.id
+    body = request.json()
+    assert body["type"] == "Message"
+    assert body["data"]["messages"][0]["msg"] == "hello"
+    assert request.header("X-RocketChat-Livechat-Token") is None
