@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,6 +104,10 @@ class Dispatcher:
         self._configs: dict[str, EndpointConfig] = {}
         self._policies: dict[str, tuple[EndpointConfig, RetryPolicy]] = {}
         self._wake = asyncio.Event()
+        # Endpoints that may have something new to claim: a claim that came back short is not
+        # repeated for an endpoint until it has news (a delivery for it, a result, a due time).
+        self._dirty: set[str] = set()
+        self._all_dirty = True
         self._results: list[Result] = []
         self._results_ready = asyncio.Event()
         self._sends: set[asyncio.Task[None]] = set()
@@ -112,7 +117,12 @@ class Dispatcher:
 
     # --- life cycle ---------------------------------------------------------------------------
 
-    def wake(self) -> None:
+    def wake(self, endpoint_ids: Iterable[str] | None = None) -> None:
+        """Claim again: for these endpoints (new deliveries for them), or for every endpoint."""
+        if endpoint_ids is None:
+            self._all_dirty = True
+        else:
+            self._dirty.update(endpoint_ids)
         self._wake.set()
 
     async def start(self) -> None:
@@ -168,8 +178,10 @@ class Dispatcher:
             except Exception:
                 log.exception("claiming deliveries failed; retrying shortly")
             if timeout > 0:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    self._all_dirty = True  # the poll, or a retry or lease falling due
             else:
                 await asyncio.sleep(0)
 
@@ -181,8 +193,10 @@ class Dispatcher:
         total_held = sum(len(s.queue) + s.in_flight for s in self._state.values())
         budget = self.global_cap - total_held
         rooms_free: dict[str, int] = {}
+        dirty, all_dirty = self._dirty, self._all_dirty
+        self._dirty, self._all_dirty = set(), False
         for endpoint in endpoints.values():
-            if not endpoint.enabled:
+            if not endpoint.enabled or not (all_dirty or endpoint.id in dirty):
                 continue
             state = self._state.setdefault(endpoint.id, _EndpointState())
             room = endpoint.max_in_flight * self.prefetch - len(state.queue) - state.in_flight
@@ -200,7 +214,11 @@ class Dispatcher:
             counts: dict[str, int] = {}
             for item in claimed:
                 counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + 1
-            more = any(counts.get(e, 0) >= want for e, want in wants.items())
+            full = {e for e, want in wants.items() if counts.get(e, 0) >= want}
+            self._dirty.update(full)  # there may be more where a claim came back full
+            # Asks the budget could not meet stay dirty too.
+            self._dirty.update(e for e in rooms_free if e not in wants)
+            more = bool(full)
             if not more:
                 next_due = await self._next_due(conn, now)
                 if next_due is not None:
@@ -355,7 +373,7 @@ class Dispatcher:
                 finally:
                     state.in_flight -= 1
                 if len(state.queue) < endpoint.max_in_flight:
-                    self._wake.set()  # claim more before the slots run dry
+                    self.wake((endpoint_id,))  # claim more before the slots run dry
         finally:
             state.senders -= 1
 
@@ -420,7 +438,8 @@ class Dispatcher:
                     await self._record(batch)
                 except Exception:
                     log.exception("recording %d webhook results failed; their leases will expire", len(batch))
-                self._wake.set()
+                # Where a head was delivered, died or was given back, the next in its queue is due.
+                self.wake({r.endpoint.id for r in batch if not isinstance(r.decision, RetryAt)})
             if self._stopping and not self._results and not self._sends:
                 return
 
@@ -574,11 +593,11 @@ class Dispatcher:
         while not self._stopping:
             try:
                 self._listener = await asyncpg.connect(dsn)
-                await self._listener.add_listener(DELIVERIES_CHANNEL, lambda *_: self._wake.set())
+                await self._listener.add_listener(DELIVERIES_CHANNEL, self._notified)
                 await self._listener.add_listener(ENDPOINTS_CHANNEL, lambda *_: self._endpoints_changed())
                 lost = asyncio.Event()
                 self._listener.add_termination_listener(lambda *_, lost=lost: lost.set())
-                self._wake.set()  # catch up on what was enqueued while not listening
+                self.wake()  # catch up on what was enqueued while not listening
                 await lost.wait()
             except asyncio.CancelledError:
                 raise
@@ -591,9 +610,13 @@ class Dispatcher:
                         await self._listener.close()
                     self._listener = None
 
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        # The payload names the endpoints that got deliveries (empty: any of them).
+        self.wake(payload.split(",") if payload else None)
+
     def _endpoints_changed(self) -> None:
         self.endpoints.invalidate()
-        self._wake.set()
+        self.wake()
 
 
 _crm_differs = (rooms.c.crm_data.is_(None)) | (rooms.c.crm_data != bindparam("b_crm"))

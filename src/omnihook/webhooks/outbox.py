@@ -31,8 +31,9 @@ def new_delivery_id() -> str:
 class Outbox:
     def __init__(self, endpoints: EndpointCache) -> None:
         self.endpoints = endpoints
-        # Set when a transaction inserted deliveries; the after-commit listener wakes the dispatcher.
-        self.enqueued = False
+        # Endpoints that got deliveries since the last wake-up (the after-commit listener wakes the
+        # dispatcher for them).
+        self.enqueued: set[str] = set()
 
     async def __call__(self, conn: AsyncConnection, events: list[DomainEvent]) -> None:
         endpoints = [e for e in (await self.endpoints.get(conn)).values() if e.enabled]
@@ -84,6 +85,11 @@ class Outbox:
             return
         await conn.execute(insert(webhook_events), event_rows)
         await conn.execute(insert(deliveries), delivery_rows)
+        targeted = {row["endpoint_id"] for row in delivery_rows}
         if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"SELECT pg_notify('{DELIVERIES_CHANNEL}', '')"))
-        self.enqueued = True
+            names = ",".join(sorted(targeted))
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :names)"),
+                {"channel": DELIVERIES_CHANNEL, "names": names if len(names) < 7000 else ""},
+            )
+        self.enqueued |= targeted

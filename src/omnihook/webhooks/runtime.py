@@ -33,9 +33,9 @@ class WebhookRuntime:
 
     def _after_commit(self, _events: list[DomainEvent]) -> None:
         if self.outbox.enqueued:
-            self.outbox.enqueued = False
+            targeted, self.outbox.enqueued = self.outbox.enqueued, set()
             if self.dispatcher is not None:
-                self.dispatcher.wake()
+                self.dispatcher.wake(targeted)
 
     def wake(self) -> None:
         if self.dispatcher is not None:
