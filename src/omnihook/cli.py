@@ -21,7 +21,6 @@ def serve(
     import uvicorn
 
     from omnihook.api.app import create_app
-
     from omnihook.web.live import end_streams_on_exit
 
     settings = get_settings()
