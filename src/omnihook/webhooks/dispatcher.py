@@ -22,9 +22,10 @@ import socket
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -127,6 +128,12 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._stopping = False
+        if not self.db.is_sqlite:
+            # Without statistics (a new or restored database, a burst before autovacuum has looked) the
+            # planner guesses a handful of pending rows and runs the claim's queue-head test as a
+            # quadratic join: 20,000 pending deliveries held a worker in one claim for minutes.
+            async with self.db.engine.begin() as conn:
+                await conn.execute(text("ANALYZE deliveries"))
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="webhook-claims"),
             asyncio.create_task(self._result_loop(), name="webhook-results"),
@@ -468,7 +475,7 @@ class Dispatcher:
                     "error": outcome.error,
                     "request_headers": result.request_headers,
                     # Kept for failures, where they explain something (Retry-After, a proxy's error).
-                    "response_headers": (dict(outcome.headers) or None)
+                    "response_headers": ({str(k): v for k, v in outcome.headers.items()} or None)
                     if not isinstance(decision, Delivered)
                     else None,
                     "response_body": outcome.body[:ATTEMPT_BODY_CAP] if outcome.body is not None else None,
@@ -517,7 +524,9 @@ class Dispatcher:
             "updated_at": bindparam("b_now"),
         }
         async with self.db.write_lock(), self.db.engine.begin() as conn:
-            if attempts:
+            if attempts and self.db.is_sqlite:
+                await conn.exec_driver_sql(_SQLITE_INSERT_ATTEMPTS, [_sqlite_attempt(a) for a in attempts])
+            elif attempts:
                 await conn.execute(insert(delivery_attempts), attempts)
             # Delivered rows mostly share their attempt count and status: one statement per group.
             groups: dict[tuple[int, int | None], list[int]] = {}
@@ -643,6 +652,42 @@ def fair_share(asks: dict[str, int], budget: int) -> dict[str, int]:
         budget -= ask
         waiting.pop(0)
     return shares
+
+
+# The commonest write, one row per attempt, straight to the SQLite driver: the values stored exactly as
+# the table's types store them (naive UTC text for times, JSON text), without the per-value
+# processing of SQLAlchemy's executemany.
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "attempt_no",
+    "started_at",
+    "duration_ms",
+    "status_code",
+    "error",
+    "request_headers",
+    "response_headers",
+    "response_body",
+)
+_SQLITE_INSERT_ATTEMPTS = (
+    f"INSERT INTO delivery_attempts ({', '.join(_ATTEMPT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ATTEMPT_COLUMNS)})"
+)
+
+
+def _sqlite_attempt(row: dict[str, Any]) -> tuple[Any, ...]:
+    started: datetime = row["started_at"]
+    headers = row["response_headers"]
+    return (
+        row["delivery_id"],
+        row["attempt_no"],
+        started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        row["duration_ms"],
+        row["status_code"],
+        row["error"],
+        orjson.dumps(row["request_headers"]).decode(),
+        orjson.dumps(headers).decode() if headers is not None else None,
+        row["response_body"],
+    )
 
 
 def _status_error(outcome: Outcome) -> str | None:
