@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from types import FrameType
 from typing import Annotated, Any
 
@@ -204,7 +204,7 @@ def _frame(note: dict[str, Any]) -> bytes:
 
 async def event_stream(
     broker: Broker, room_id: str | None, heartbeat: float = HEARTBEAT_SECONDS
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     with broker.subscribe(room_id) as subscription:
         # The page reloads its state on `hello`, so nothing committed after this point is missed.
         yield b"retry: 2000\n" + _frame({"kind": "hello", "roomId": room_id})
