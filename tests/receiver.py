@@ -40,6 +40,7 @@ class Receiver:
         self.default_status = 200
         self.delay_s = 0.0
         self.response_body: str | Callable[[Received], str] = "ok"
+        self.response_headers: dict[str, str] = {}
         self.port = 0
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,7 +61,7 @@ class Receiver:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         text = self.response_body(received) if callable(self.response_body) else self.response_body
-        return web.Response(status=status, text=text)
+        return web.Response(status=status, text=text, headers=self.response_headers)
 
     def start(self) -> None:
         ready = threading.Event()

@@ -393,3 +393,39 @@ async def test_a_standard_endpoint_gets_signed_envelopes_and_accepts_any_2xx(
     assert body["type"] == "Message"
     assert body["data"]["messages"][0]["msg"] == "hello"
     assert request.header("X-RocketChat-Livechat-Token") is None
+
+
+async def test_a_redirect_is_not_followed_but_counts_as_a_failed_attempt(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(
+        client,
+        admin,
+        LivechatWebhookUrl=receiver.url,
+        LivechatWebhookOnVisitorMessage=True,
+        LivechatWebhookRetryDelay=20,
+    )
+    receiver.statuses = [302]
+    receiver.response_headers = {"Location": receiver.url.replace("/hook", "/elsewhere")}
+    await register_visitor(client, "tok-1")
+    rid = (await open_room(client, "tok-1"))["_id"]
+    await visitor_says(client, "tok-1", rid, "hello")
+    [row] = await settled(database_url, 1)
+    assert row.status == "delivered" and row.attempts == 2
+    assert [r.path for r in receiver.requests] == ["/hook", "/hook"]  # never /elsewhere
+
+
+async def test_a_huge_answer_is_read_only_up_to_the_cap(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
+    receiver.response_body = "x" * 1_000_000
+    await register_visitor(client, "tok-1")
+    rid = (await open_room(client, "tok-1"))["_id"]
+    await visitor_says(client, "tok-1", rid, "hello")
+    [row] = await settled(database_url, 1)
+    detail = (await client.get(f"/api/v1/omnihook/deliveries/{row.id}", headers=admin)).json()["delivery"]
+    assert len(detail["attemptsLog"][0]["responseBody"]) == 4096
+    room = await client.get("/api/v1/rooms.info", params={"roomId": rid}, headers=admin)
+    assert room.status_code == 200
+    assert len(room.json()["room"]["crmData"]) == 64 * 1024  # crmData keeps the first 64 KiB
