@@ -6,6 +6,7 @@ response body is read up to a cap; every outcome (status, error, duration) is re
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ class AiohttpTransport:
                 data=request.body,
                 headers=request.headers,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=request.timeout_s),
+                timeout=_timeout(request.timeout_s),
             ) as response:
                 body = await _read_capped(response, RESPONSE_BODY_CAP)
                 return done(
@@ -108,7 +109,15 @@ class AiohttpTransport:
             self._session = None
 
 
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
+
+
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:
+    length = response.content_length
+    if length is not None and length <= cap:
+        return await response.read()  # small and announced: one read
     chunks: list[bytes] = []
     size = 0
     while size < cap:
