@@ -91,18 +91,21 @@ def machine() -> dict[str, str]:
                 mem_kb = int(raw.split()[1])
     except OSError:
         pass
-    try:
-        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "?"
     return {
         "cores": str(os.cpu_count()),
         "memory": f"{mem_kb / 1024 / 1024:.1f} GiB" if mem_kb else "?",
         "python": f"{platform.python_implementation()} {sys.version.split()[0]}",
         "system": f"{platform.system()} {platform.release()} {platform.machine()}",
-        "load": load,
+        "load": load_average(),
         "commit": _commit(),
     }
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def _commit() -> str:
@@ -123,8 +126,9 @@ def render_markdown(
         "# Benchmark results",
         "",
         f"`make bench` (scale `{scale}`), {started.astimezone(UTC):%Y-%m-%d %H:%M} UTC, commit `{info['commit']}`.",
-        f"Machine: {info['cores']} cores, {info['memory']} memory, {info['python']}, {info['system']}; "
-        f"load average at the start {info['load']}. The whole run took {took:.0f} s.",
+        f"Machine: {info['cores']} cores, {info['memory']} memory, {info['python']}, {info['system']}. "
+        f"Load average (1, 5, 15 min) at the start {info['load']}, at the end {load_average()}. "
+        f"The whole run took {took:.0f} s.",
         "",
         "Every figure has its baseline measured in the same run on the same machine; the ratio is "
         "omnihook ÷ baseline. See bench/README.md for what each scenario does.",
