@@ -1,15 +1,17 @@
 """The dispatcher: claim due deliveries in batches, send them concurrently, record the outcomes.
 
-- Claims take, per endpoint, the head (oldest pending row) of each ordering-key queue that is due,
-  as many as the endpoint has free slots for, in one transaction per round; on PostgreSQL with
-  `FOR UPDATE SKIP LOCKED`, so any number of dispatchers share the table.
+- A claim round takes, for each endpoint with free slots, the due heads (oldest pending row of each
+  ordering-key queue, i.e. of each room) in one transaction; on PostgreSQL with
+  `FOR UPDATE SKIP LOCKED`, so any number of dispatchers share the table. Rows queued behind a head
+  that waits for a retry wait with it, so the walk over due rows stays short.
 - A claim is a lease: the row's `next_attempt_at` moves to the end of the lease, so if this process
   dies the row becomes due again and another dispatcher takes it. A claimed row is only sent while
   its lease outlasts the request timeout, so no two healthy dispatchers send the same delivery.
-- Each endpoint has its own slots (`max_in_flight`); a slow one fills only its own.
+- Each endpoint has its own slots (`max_in_flight`), served by long-lived senders; a slow endpoint
+  fills only its own slots, and is not claimed for again until it has news.
 - Results are written in batches: one transaction records every attempt that finished meanwhile.
-- Wake-ups: `wake()` after a commit that enqueued, NOTIFY on PostgreSQL, otherwise a poll every
-  `poll_interval`; when nothing is due the loop sleeps until the next due retry.
+- Wake-ups: `wake()` after a commit that enqueued (naming the endpoints), NOTIFY on PostgreSQL, a
+  poll every `poll_interval`; when nothing is due the loop sleeps until the next due time.
 """
 
 from __future__ import annotations
