@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     dispatcher_in_server: bool = True
     # How long a dispatcher holds a claimed delivery (plus the request timeout) before others may take it.
     dispatcher_lease_seconds: float = 30.0
+    # Delivered webhook deliveries (with their attempts) are deleted after this many days; 0 keeps them.
+    delivery_retention_days: float = 30.0
     log_level: str = "info"
 
 
