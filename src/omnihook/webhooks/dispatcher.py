@@ -38,6 +38,7 @@ from omnihook.storage.tables import deliveries, delivery_attempts, rooms, webhoo
 from omnihook.webhooks import metrics
 from omnihook.webhooks.endpoints import EndpointCache, EndpointConfig
 from omnihook.webhooks.outbox import DELIVERIES_CHANNEL
+from omnihook.webhooks.retention import prune_delivered
 from omnihook.webhooks.retry import Dead, Decision, Delivered, RetryAt, RetryPolicy, policy_for
 from omnihook.webhooks.settings import ENDPOINTS_CHANNEL
 from omnihook.webhooks.signing import build_request, recordable_headers
@@ -50,6 +51,7 @@ CRM_DATA_CAP = 64 * 1024
 LEASE_MARGIN = timedelta(seconds=2)
 RESULT_BATCH = 64
 RESULT_GATHER_S = 0.002
+PRUNE_EVERY_S = 600
 
 
 @dataclass(kw_only=True)
@@ -94,6 +96,7 @@ class Dispatcher:
         poll_interval: float = 1.0,
         prefetch: int = 4,
         global_cap: int = 1024,
+        retention: timedelta | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -102,6 +105,7 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.prefetch = prefetch
         self.global_cap = global_cap
+        self.retention = retention
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{new_id(8)}"
         self._state: dict[str, _EndpointState] = {}
         self._configs: dict[str, EndpointConfig] = {}
@@ -140,6 +144,8 @@ class Dispatcher:
             asyncio.create_task(self._claim_loop(), name="webhook-claims"),
             asyncio.create_task(self._result_loop(), name="webhook-results"),
         ]
+        if self.retention is not None:
+            self._tasks.append(asyncio.create_task(self._prune_loop(self.retention), name="webhook-prune"))
         if not self.db.is_sqlite:
             self._tasks.append(asyncio.create_task(self._listen_loop(), name="webhook-listen"))
 
@@ -594,6 +600,20 @@ class Dispatcher:
                     .values(crm_data=bindparam("b_crm")),
                     crm,
                 )
+
+    # --- retention -----------------------------------------------------------------------------
+
+    async def _prune_loop(self, retention: timedelta) -> None:
+        while not self._stopping:
+            try:
+                pruned = await prune_delivered(self.db, before=utcnow() - retention)
+                if pruned:
+                    log.info("pruned %d delivered webhook deliveries older than %s", pruned, retention)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pruning delivered deliveries failed; trying again later")
+            await asyncio.sleep(PRUNE_EVERY_S)
 
     # --- PostgreSQL wake-ups ------------------------------------------------------------------
 

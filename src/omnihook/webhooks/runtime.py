@@ -53,6 +53,9 @@ class WebhookRuntime:
                 self.transport,
                 self.endpoints,
                 lease=timedelta(seconds=self.settings.dispatcher_lease_seconds),
+                retention=timedelta(days=days)
+                if (days := self.settings.delivery_retention_days) > 0
+                else None,
             )
             await self.dispatcher.start()
             log.info("webhook dispatcher %s started", self.dispatcher.owner)
