@@ -84,6 +84,8 @@ class _EndpointState:
     queue: deque[Claimed] = field(default_factory=deque)
     in_flight: int = 0
     senders: int = 0
+    # More may be due than was claimed: senders ask for a claim round as the queue runs low.
+    backlogged: bool = False
 
 
 class Dispatcher:
@@ -216,10 +218,10 @@ class Dispatcher:
                 continue
             state = self._state.setdefault(endpoint.id, _EndpointState())
             room = endpoint.max_in_flight * self.prefetch - len(state.queue) - state.in_flight
-            if state.queue and room < endpoint.max_in_flight // 2:
-                continue  # enough in hand: no tiny claims
-            if room > 0:
-                rooms_free[endpoint.id] = room
+            if (state.queue and room < endpoint.max_in_flight // 2) or room <= 0:
+                state.backlogged = True  # enough in hand for now: claim when the queue runs low
+                continue
+            rooms_free[endpoint.id] = room
         wants = fair_share(rooms_free, budget)
         sleep = self.poll_interval
         if not wants:
@@ -232,6 +234,8 @@ class Dispatcher:
                 counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + 1
             full = {e for e, want in wants.items() if counts.get(e, 0) >= want}
             self._dirty.update(full)  # there may be more where a claim came back full
+            for endpoint_id in wants:
+                self._state[endpoint_id].backlogged = endpoint_id in full
             # Asks the budget could not meet stay dirty too.
             self._dirty.update(e for e in rooms_free if e not in wants)
             more = bool(full)
@@ -416,8 +420,8 @@ class Dispatcher:
                     await self._send(endpoint, item)
                 finally:
                     state.in_flight -= 1
-                if len(state.queue) < endpoint.max_in_flight:
-                    self.wake((endpoint_id,))  # claim more before the slots run dry
+                if state.backlogged and len(state.queue) < endpoint.max_in_flight:
+                    self.wake((endpoint_id,))  # there is more to claim: before the slots run dry
         finally:
             state.senders -= 1
 
@@ -482,8 +486,14 @@ class Dispatcher:
                     await self._record(batch)
                 except Exception:
                     log.exception("recording %d webhook results failed; their leases will expire", len(batch))
-                # Where a head was delivered, died or was given back, the next in its queue is due.
-                self.wake({r.endpoint.id for r in batch if not isinstance(r.decision, RetryAt)})
+                # A row given back is due again; the next of a finished head was claimed by `_chain`
+                # (or left for a round, when there was no room: see `backlogged`).
+                # A retry sets a new due time: a round plans the sleep until it.
+                renewed = {
+                    r.endpoint.id for r in batch if r.decision is None or isinstance(r.decision, RetryAt)
+                }
+                if renewed:
+                    self.wake(renewed)
             if self._stopping and not self._results and not self._sends:
                 return
 
@@ -649,8 +659,12 @@ class Dispatcher:
             if endpoint is None or not endpoint.enabled or state is None or self._stopping:
                 continue
             room = endpoint.max_in_flight * self.prefetch - len(state.queue) - state.in_flight
-            if room > 0:
-                wanted[endpoint_id] = endpoint_keys[:room]
+            if room >= len(endpoint_keys):
+                wanted[endpoint_id] = endpoint_keys
+            else:  # no room for all: a claim round takes the rest when the queue runs low
+                state.backlogged = True
+                if room > 0:
+                    wanted[endpoint_id] = endpoint_keys[:room]
         if not wanted:
             return []
         return await self._take(conn, await self._next_heads(conn, wanted, now), self._configs, now)
