@@ -287,6 +287,29 @@ async def test_session_start_and_queued_carry_the_department_and_an_empty_transc
     assert "departmentId" in payload
 
 
+async def test_an_auto_assigned_chat_starts_without_an_agent_and_names_it_when_taken(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await set_routing(client, admin, "Auto_Selection")
+    alice = await create_agent(client, admin, "alice")
+    await configure(
+        client,
+        admin,
+        LivechatWebhookUrl=receiver.url,
+        LivechatWebhookOnStart=True,
+        LivechatWebhookOnChatTaken=True,
+    )
+    await register_visitor(client, "tok-1")
+    await open_room(client, "tok-1")
+    start, taken = (r.json() for r in await receiver.arrived(2))
+    assert start["type"] == "LivechatSessionStart"
+    assert "agent" not in start
+    assert "servedBy" not in start
+    assert taken["type"] == "LivechatSessionTaken"
+    assert taken["agent"]["_id"] == alice["X-User-Id"]
+    assert taken["servedBy"]["_id"] == alice["X-User-Id"]
+
+
 async def test_a_private_target_is_refused_again_at_send_time(database_url: str, receiver: Receiver) -> None:
     """A URL saved while private targets were allowed is still refused when they no longer are."""
     settings = Settings(

@@ -60,6 +60,10 @@ async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> 
     if isinstance(event, RoomInfoEdited) and room.status != "closed":
         return None  # Rocket.Chat sends LivechatEdit for closed rooms only
     payload = _room_info(room)
+    if kind == EventType.SESSION_START:
+        # Rocket.Chat announces a new room before routing it: an agent assigned in the same
+        # transaction appears in the LivechatSessionTaken that follows, not here.
+        payload.pop("agent", None)
     payload["type"] = kind.value
     if isinstance(event, MessageSent):
         fields = room._mapping
