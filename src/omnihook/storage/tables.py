@@ -223,6 +223,10 @@ webhook_endpoints = Table(
     Column("max_in_flight", Integer, nullable=False, default=16),
     Column("ordered", Boolean, nullable=False, default=True),
     Column("disabled_reason", Text, nullable=True),
+    # After a rotation the replaced secret still signs (a second signature) until it expires.
+    Column("previous_secret", Text, nullable=True),
+    Column("previous_secret_expires_at", UtcDateTime, nullable=True),
+    Column("deleted_at", UtcDateTime, nullable=True),  # deleted endpoints keep their delivery log
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
