@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -29,6 +30,20 @@ class EndpointConfig:
     retry_delay_ms: int
     max_in_flight: int
     ordered: bool
+    # The secret replaced by a rotation, which still signs until `previous_secret_until`.
+    previous_secret: str | None = None
+    previous_secret_until: datetime | None = None
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a request made at `now` is signed with: the current one(s), then the replaced one."""
+        secrets = self.secret.split() if self.secret else []
+        if (
+            self.previous_secret
+            and self.previous_secret_until is not None
+            and now < self.previous_secret_until
+        ):
+            secrets.append(self.previous_secret)
+        return secrets
 
     def wants(self, keys: Iterable[str]) -> bool:
         return self.enabled and any(k in self.event_types for k in keys)
@@ -48,11 +63,13 @@ def endpoint_from_row(row: Any) -> EndpointConfig:
         retry_delay_ms=int(row.retry_delay_ms),
         max_in_flight=max(1, int(row.max_in_flight)),
         ordered=bool(row.ordered),
+        previous_secret=row.previous_secret or None,
+        previous_secret_until=row.previous_secret_expires_at,
     )
 
 
 async def load_endpoints(conn: AsyncConnection) -> dict[str, EndpointConfig]:
-    rows = await conn.execute(select(webhook_endpoints))
+    rows = await conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.deleted_at.is_(None)))
     return {row.id: endpoint_from_row(row) for row in rows}
 
 

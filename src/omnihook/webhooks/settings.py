@@ -153,8 +153,12 @@ async def sync_rocketchat_endpoint(conn: AsyncConnection, values: Mapping[str, A
                 **row,
             )
         )
+    await notify_endpoints_changed(conn)
+
+
+async def notify_endpoints_changed(conn: AsyncConnection) -> None:
+    """Inside the transaction that changed `webhook_endpoints`: other processes drop their cache on commit."""
     if conn.dialect.name == "postgresql":
-        # Other processes drop their endpoint cache when this commits.
         await conn.execute(text(f"SELECT pg_notify('{ENDPOINTS_CHANNEL}', '')"))
 
 

@@ -2,8 +2,8 @@
 
 Rocket.Chat format: the payload as is, `X-RocketChat-Livechat-Token` when a secret is set, and our
 `webhook-id`. Standard format: Standard Webhooks' `webhook-id`, `webhook-timestamp` and
-`webhook-signature` (one signature per secret while secrets rotate: the secret field holds them
-separated by spaces).
+`webhook-signature` (one signature per secret while secrets rotate: the secret field may hold several
+separated by spaces, and a rotated-out secret signs too until its expiry).
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def build_request(
     if endpoint.format == "standard":
         body = standard_body(event_type, created_at, payload_json)
         headers["webhook-timestamp"] = str(int(now.timestamp()))
-        if endpoint.secret:
+        secrets = endpoint.signing_secrets(now)
+        if secrets:
             text = body.decode()
-            signatures = [Webhook(s).sign(delivery_id, now, text) for s in endpoint.secret.split()]
+            signatures = [Webhook(s).sign(delivery_id, now, text) for s in secrets]
             headers["webhook-signature"] = " ".join(signatures)
     else:
         body = payload_json.encode()
