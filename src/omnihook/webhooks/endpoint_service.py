@@ -1,0 +1,343 @@
+"""The native webhook endpoints (many URLs, Standard Webhooks signatures): create, read, change, delete,
+rotate the secret.
+
+Each change runs in one transaction, tells other processes (NOTIFY) and this one (`on_change`) that the
+endpoints changed. The `rocketchat` row is shown but not changed here: the CRM integration settings own it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnihook.domain.clock import iso, utcnow
+from omnihook.domain.errors import Conflict, InvalidInput, NotFound
+from omnihook.domain.ids import new_id
+from omnihook.storage.database import Database
+from omnihook.storage.tables import deliveries, webhook_endpoints
+from omnihook.webhooks.catalog import ROCKETCHAT_ENDPOINT_ID, SUBSCRIPTION_KEYS
+from omnihook.webhooks.settings import notify_endpoints_changed
+from omnihook.webhooks.ssrf import TargetRefused, check_url
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 24
+MAX_SECRET_BYTES = 64
+ROTATION_GRACE = timedelta(hours=24)  # how long the replaced secret still signs
+MAX_URL = 2048
+FORMATS = ("standard", "rocketchat")
+
+OnChange = Callable[[], None] | None
+
+
+def _invalid(message: str) -> InvalidInput:
+    return InvalidInput(message, message, error_type="invalid-params")
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def mask_secret(secret: str | None) -> str | None:
+    if not secret:
+        return None
+    if secret.startswith(SECRET_PREFIX):
+        return secret[: len(SECRET_PREFIX) + 4] + "********"
+    return "********"
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def _string(field: str, value: Any, *, maximum: int) -> str:
+    if not isinstance(value, str):
+        raise _invalid(f"{field} must be a string")
+    text = value.strip()
+    if not text:
+        raise _invalid(f"{field} must not be empty")
+    if len(text) > maximum:
+        raise _invalid(f"{field} is longer than {maximum} characters")
+    return text
+
+
+def _whole(field: str, value: Any, minimum: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise _invalid(f"{field} must be a whole number")
+    number = int(value)
+    if not minimum <= number <= maximum:
+        raise _invalid(f"{field} must be between {minimum} and {maximum}, got {number}")
+    return number
+
+
+def _bool(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(f"{field} must be true or false")
+    return value
+
+
+def _url(field: str, value: Any) -> str:
+    url = _string(field, value, maximum=MAX_URL)
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("http", "https") or "://" not in url:
+        raise _invalid(f"{field} must be an http:// or https:// URL, got {url!r}")
+    return url
+
+
+def _format(field: str, value: Any) -> str:
+    if value not in FORMATS:
+        raise _invalid(f"{field} must be one of {', '.join(FORMATS)}")
+    return str(value)
+
+
+def _event_types(field: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _invalid(
+            f"{field} must be a non-empty list of event types: {', '.join(sorted(SUBSCRIPTION_KEYS))}"
+        )
+    unknown = sorted({v for v in value if v not in SUBSCRIPTION_KEYS})
+    if unknown:
+        raise _invalid(
+            f"{field}: unknown event type(s) {', '.join(unknown)}; known: {', '.join(sorted(SUBSCRIPTION_KEYS))}"
+        )
+    return sorted(set(value))
+
+
+def validate_secret(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(SECRET_PREFIX):
+        raise _invalid(
+            f"{field} must be {SECRET_PREFIX} followed by base64, as Standard Webhooks secrets are"
+        )
+    try:
+        key = base64.b64decode(value[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _invalid(f"{field}: what follows {SECRET_PREFIX} is not valid base64") from exc
+    if not SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
+        raise _invalid(f"{field} must encode {SECRET_BYTES} to {MAX_SECRET_BYTES} bytes, got {len(key)}")
+    return value
+
+
+# camelCase field -> (column, coercion). Bounds of the Rocket.Chat-format retry fields are the settings'.
+_FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+    "name": ("name", lambda f, v: _string(f, v, maximum=200)),
+    "url": ("url", _url),
+    "format": ("format", _format),
+    "eventTypes": ("event_types", _event_types),
+    "timeoutMs": ("timeout_ms", lambda f, v: _whole(f, v, 100, 60_000)),
+    "maxInFlight": ("max_in_flight", lambda f, v: _whole(f, v, 1, 256)),
+    "ordered": ("ordered", _bool),
+    "enabled": ("enabled", _bool),
+    "maxRetries": ("max_retries", lambda f, v: _whole(f, v, 0, 100)),
+    "retryDelayMs": ("retry_delay_ms", lambda f, v: _whole(f, v, 10, 86_400_000)),
+}
+DEFAULTS: dict[str, Any] = {
+    "format": "standard",
+    "timeout_ms": 15_000,
+    "max_in_flight": 16,
+    "ordered": True,
+    "enabled": True,
+    "max_retries": 10,
+    "retry_delay_ms": 10_000,
+}
+REQUIRED = ("name", "url", "eventTypes")
+
+
+def _changes(body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    allowed = set(_FIELDS) | ({"secret"} if creating else set())
+    unknown = sorted(k for k in body if k not in allowed)
+    if unknown:
+        hint = "; the secret is changed with rotate-secret" if "secret" in unknown else ""
+        raise _invalid(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}{hint}")
+    if creating:
+        missing = [f for f in REQUIRED if body.get(f) is None]
+        if missing:
+            raise _invalid(f"missing field(s) {', '.join(missing)}")
+    values: dict[str, Any] = {}
+    for field, value in body.items():
+        if field == "secret":
+            if value is not None:
+                values["secret"] = validate_secret(field, value)
+            continue
+        column, coerce = _FIELDS[field]
+        values[column] = coerce(field, value)
+    return values
+
+
+async def _guard(url: str | None, allow_private_targets: bool) -> None:
+    if url is None:
+        return
+    try:
+        await check_url(url, allow_private=allow_private_targets)
+    except TargetRefused as exc:
+        raise _invalid(f"url refused: {exc}") from exc
+
+
+# --- presentation ---------------------------------------------------------------------------------
+
+
+def endpoint_json(row: Any, *, reveal_secret: bool = False) -> dict[str, Any]:
+    expires = row.previous_secret_expires_at
+    rotating = bool(row.previous_secret) and expires is not None and utcnow() < expires
+    return {
+        "_id": row.id,
+        "name": row.name,
+        "url": row.url,
+        "format": row.format,
+        "eventTypes": list(row.event_types or ()),
+        "timeoutMs": row.timeout_ms,
+        "maxInFlight": row.max_in_flight,
+        "ordered": bool(row.ordered),
+        "enabled": bool(row.enabled),
+        "maxRetries": row.max_retries,
+        "retryDelayMs": row.retry_delay_ms,
+        "secret": row.secret if reveal_secret else mask_secret(row.secret),
+        "previousSecretExpiresAt": iso(expires) if rotating else None,
+        "managedByIntegrationSettings": row.id == ROCKETCHAT_ENDPOINT_ID,
+        "disabledReason": row.disabled_reason,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+    }
+
+
+# --- use cases ------------------------------------------------------------------------------------
+
+
+async def _row(conn: AsyncConnection, endpoint_id: str) -> Any:
+    row = (
+        await conn.execute(
+            select(webhook_endpoints).where(
+                webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.deleted_at.is_(None)
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("error-endpoint-not-found", f"no webhook endpoint {endpoint_id!r}")
+    return row
+
+
+def _refuse_managed(endpoint_id: str, what: str) -> None:
+    if endpoint_id == ROCKETCHAT_ENDPOINT_ID:
+        raise Conflict(
+            "error-endpoint-managed",
+            f"cannot {what} the {ROCKETCHAT_ENDPOINT_ID!r} endpoint: it follows the CRM integration "
+            "settings (POST /api/v1/omnichannel/integrations)",
+        )
+
+
+def _body(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise _invalid("the body must be a JSON object")
+    return body
+
+
+async def create_endpoint(
+    db: Database, body: Any, *, allow_private_targets: bool, on_change: OnChange = None
+) -> dict[str, Any]:
+    """A new endpoint; the answer is the only one, with rotate-secret's, that shows the whole secret."""
+    values = {**DEFAULTS, **_changes(_body(body), creating=True)}
+    values.setdefault("secret", new_secret())
+    await _guard(values["url"], allow_private_targets)
+    endpoint_id = new_id()
+    now = utcnow()
+    async with db.transaction() as uow:
+        await uow.conn.execute(
+            webhook_endpoints.insert().values(id=endpoint_id, created_at=now, updated_at=now, **values)
+        )
+        await notify_endpoints_changed(uow.conn)
+        row = await _row(uow.conn, endpoint_id)
+    if on_change is not None:
+        on_change()
+    return endpoint_json(row, reveal_secret=True)
+
+
+async def list_endpoints(db: Database) -> list[dict[str, Any]]:
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(
+            select(webhook_endpoints)
+            .where(webhook_endpoints.c.deleted_at.is_(None))
+            .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
+        )
+        return [endpoint_json(r) for r in rows]
+
+
+async def get_endpoint(db: Database, endpoint_id: str) -> dict[str, Any]:
+    async with db.engine.connect() as conn:
+        return endpoint_json(await _row(conn, endpoint_id))
+
+
+async def update_endpoint(
+    db: Database, endpoint_id: str, body: Any, *, allow_private_targets: bool, on_change: OnChange = None
+) -> dict[str, Any]:
+    """Change the given fields only."""
+    values = _changes(_body(body), creating=False)
+    await _guard(values.get("url"), allow_private_targets)
+    async with db.transaction() as uow:
+        await _row(uow.conn, endpoint_id)
+        _refuse_managed(endpoint_id, "change")
+        if values:
+            await uow.conn.execute(
+                update(webhook_endpoints)
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(**values, updated_at=utcnow())
+            )
+            await notify_endpoints_changed(uow.conn)
+        row = await _row(uow.conn, endpoint_id)
+    if values and on_change is not None:
+        on_change()
+    return endpoint_json(row)
+
+
+async def delete_endpoint(db: Database, endpoint_id: str, *, on_change: OnChange = None) -> None:
+    """Stop sending to the endpoint; its delivery log stays readable, its pending deliveries die."""
+    async with db.transaction() as uow:
+        await _row(uow.conn, endpoint_id)
+        _refuse_managed(endpoint_id, "delete")
+        now = utcnow()
+        await uow.conn.execute(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id)
+            .values(deleted_at=now, enabled=False, updated_at=now)
+        )
+        await uow.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == "pending")
+            .values(status="dead", last_error="the endpoint was deleted", updated_at=now)
+        )
+        await notify_endpoints_changed(uow.conn)
+    if on_change is not None:
+        on_change()
+
+
+async def rotate_secret(
+    db: Database, endpoint_id: str, body: Any, *, on_change: OnChange = None
+) -> dict[str, Any]:
+    """A new secret (given, or generated); the replaced one still signs for ROTATION_GRACE."""
+    given = _body(body if body is not None else {})
+    unknown = sorted(k for k in given if k != "secret")
+    if unknown:
+        raise _invalid(f"unknown field(s) {', '.join(unknown)}; known: secret")
+    secret = validate_secret("secret", given["secret"]) if given.get("secret") is not None else new_secret()
+    async with db.transaction() as uow:
+        row = await _row(uow.conn, endpoint_id)
+        _refuse_managed(endpoint_id, "rotate the secret of")
+        now = utcnow()
+        await uow.conn.execute(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id)
+            .values(
+                secret=secret,
+                previous_secret=row.secret,
+                previous_secret_expires_at=now + ROTATION_GRACE if row.secret else None,
+                updated_at=now,
+            )
+        )
+        await notify_endpoints_changed(uow.conn)
+        row = await _row(uow.conn, endpoint_id)
+    if on_change is not None:
+        on_change()
+    return endpoint_json(row, reveal_secret=True)
