@@ -10,7 +10,15 @@ from fastapi import FastAPI
 
 from omnihook import __version__
 from omnihook.api.errors import install_error_handlers
-from omnihook.api.routes import auth, deliveries, livechat_agent, livechat_visitor, omnichannel, webhooks
+from omnihook.api.routes import (
+    auth,
+    deliveries,
+    endpoints,
+    livechat_agent,
+    livechat_visitor,
+    omnichannel,
+    webhooks,
+)
 from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
 from omnihook.storage.database import Database
@@ -76,5 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(livechat_agent.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(endpoints.router)
     install_web(app, db)
     return app
