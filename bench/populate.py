@@ -72,6 +72,8 @@ async def write_messages(
             message = await send_visitor_message(db, token=token, rid=room_id, msg=f"bench message {i}")
             result.expected[room_id].append(message.id)
             result.events += 1
+            # SQLite runs inline and an uncontended lock does not suspend: let other tasks (samplers) run.
+            await asyncio.sleep(0)
 
     await asyncio.gather(*(writer(w) for w in range(writers)))
     result.seconds = time.perf_counter() - started
