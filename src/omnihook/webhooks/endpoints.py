@@ -84,13 +84,19 @@ class EndpointCache:
         self.ttl = ttl
         self._endpoints: dict[str, EndpointConfig] | None = None
         self._loaded_at = 0.0
+        self._generation = 0
 
     def invalidate(self) -> None:
         self._endpoints = None
+        self._generation += 1
 
     async def get(self, conn: AsyncConnection) -> dict[str, EndpointConfig]:
         now = time.monotonic()
-        if self._endpoints is None or now - self._loaded_at > self.ttl:
-            self._endpoints = await load_endpoints(conn)
-            self._loaded_at = now
-        return self._endpoints
+        if self._endpoints is not None and now - self._loaded_at <= self.ttl:
+            return self._endpoints
+        generation = self._generation
+        endpoints = await load_endpoints(conn)
+        if generation == self._generation:
+            # Not kept when invalidated meanwhile: the load may have read the rows before the change.
+            self._endpoints, self._loaded_at = endpoints, now
+        return endpoints
