@@ -1,15 +1,11 @@
-"""Native (Standard Webhooks) endpoints, written straight into a fresh database before the server starts."""
+"""Native (Standard Webhooks) endpoints, created through omnihook's endpoint service before the server starts."""
 
 from __future__ import annotations
 
-import base64
-import secrets
 from dataclasses import dataclass
 
-from omnihook.domain.clock import utcnow
-from omnihook.domain.ids import new_id
 from omnihook.storage.database import Database
-from omnihook.storage.tables import webhook_endpoints
+from omnihook.webhooks.endpoint_service import create_endpoint
 
 
 @dataclass(frozen=True)
@@ -20,37 +16,20 @@ class EndpointSpec:
     event_types: tuple[str, ...] = ("Message",)
 
 
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
 async def add_endpoints(database_url: str, specs: list[EndpointSpec]) -> list[str]:
-    """Insert standard-format endpoints (signed, ordered per room); returns their ids."""
+    """Create standard-format endpoints (signed, ordered per room, the service's defaults); their ids."""
     db = Database(database_url, pool_size=1)
-    now = utcnow()
-    ids = [new_id() for _ in specs]
-    rows: list[dict[str, object]] = [
-        {
-            "id": endpoint_id,
-            "name": spec.name,
-            "url": spec.url,
-            "format": "standard",
-            "secret": new_secret(),
-            "enabled": True,
-            "event_types": list(spec.event_types),
-            "timeout_ms": spec.timeout_ms,
-            "max_retries": 7,
-            "retry_delay_ms": 5_000,
-            "max_in_flight": 16,
-            "ordered": True,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for endpoint_id, spec in zip(ids, specs, strict=True)
-    ]
+    ids = []
     try:
-        async with db.engine.begin() as conn:
-            await conn.execute(webhook_endpoints.insert(), rows)
+        for spec in specs:
+            body = {
+                "name": spec.name,
+                "url": spec.url,
+                "eventTypes": list(spec.event_types),
+                "timeoutMs": spec.timeout_ms,
+            }
+            endpoint = await create_endpoint(db, body, allow_private_targets=True)
+            ids.append(str(endpoint["_id"]))
     finally:
         await db.dispose()
     return ids
