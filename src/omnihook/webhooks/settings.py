@@ -6,6 +6,7 @@ row of `webhook_endpoints`, which is what the outbox and the dispatcher use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -72,7 +73,12 @@ def _coerce(setting: IntegrationSetting, value: Any) -> Any:
             raise _invalid(f"{name} must be true or false")
         return value
     # int
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)  # JSON's 1e999 and NaN
+        or int(value) != value
+    ):
         raise _invalid(f"{name} must be a whole number")
     number = int(value)
     if setting.minimum is not None and number < setting.minimum:

@@ -34,6 +34,10 @@ def parse_http_url(url: str) -> tuple[str, int]:
         raise TargetRefused(f"{url!r} is not an http:// or https:// URL")
     if not parts.hostname:
         raise TargetRefused(f"{url!r} has no host")
+    try:
+        parts.hostname.encode("idna")  # the resolver's encoding: a label over 63 characters fails there
+    except UnicodeError as exc:
+        raise TargetRefused(f"{url!r} does not have a valid host name ({exc})") from exc
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
