@@ -47,8 +47,12 @@ async def create(client: httpx.AsyncClient, headers: dict[str, str], **fields: A
 async def refused(
     client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: Any = None
 ) -> dict[str, Any]:
-    """The 400 envelope of a refused request."""
-    response = await client.request(method, url, json=body, headers=headers)
+    """The 400 envelope of a refused request (`body` as bytes: raw JSON text, such as 1e999 or NaN)."""
+    if isinstance(body, bytes):
+        raw = {**headers, "Content-Type": "application/json"}
+        response = await client.request(method, url, content=body, headers=raw)
+    else:
+        response = await client.request(method, url, json=body, headers=headers)
     assert response.status_code == 400, response.text
     envelope: dict[str, Any] = response.json()
     assert envelope["success"] is False
@@ -174,6 +178,19 @@ async def test_a_deleted_endpoint_is_gone_from_the_api(
             "secret",
         ),
         ({"name": "a", "url": "https://a.example.com", "eventTypes": ["Message"], "colour": "red"}, "colour"),
+        (
+            b'{"name": "a", "url": "https://a.example.com", "eventTypes": ["Message"], "timeoutMs": 1e999}',
+            "timeoutMs",
+        ),
+        (
+            b'{"name": "a", "url": "https://a.example.com", "eventTypes": ["Message"], "maxInFlight": NaN}',
+            "maxInFlight",
+        ),
+        (
+            {"name": "a", "url": "https://" + "a" * 64 + ".example.com", "eventTypes": ["Message"]},
+            "host name",
+        ),
+        ({"name": "a", "url": "https://a.example.com:99999/", "eventTypes": ["Message"]}, "url"),
         (["not", "an", "object"], "object"),
     ],
 )
@@ -201,6 +218,21 @@ async def test_a_bad_patch_is_a_400_and_changes_nothing(
         assert named in (await refused(client, "PATCH", url, admin, body))["error"]
     fetched = (await client.get(url, headers=admin)).json()["endpoint"]
     assert {**fetched, "secret": created["secret"]} == created
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'{"LivechatHttpTimeout": 1e999}', "LivechatHttpTimeout"),
+        (b'{"LivechatWebhookRetries": NaN}', "LivechatWebhookRetries"),
+        ({"LivechatWebhookUrl": "https://" + "a" * 64 + ".example.com"}, "host name"),
+    ],
+)
+async def test_the_integration_settings_refuse_the_same_unusable_numbers_and_host_names(
+    client: httpx.AsyncClient, admin: dict[str, str], body: Any, named: str
+) -> None:
+    envelope = await refused(client, "POST", "/api/v1/omnichannel/integrations", admin, body)
+    assert named in envelope["error"]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -67,7 +68,12 @@ def _string(field: str, value: Any, *, maximum: int) -> str:
 
 
 def _whole(field: str, value: Any, minimum: int, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)  # JSON's 1e999 and NaN
+        or int(value) != value
+    ):
         raise _invalid(f"{field} must be a whole number")
     number = int(value)
     if not minimum <= number <= maximum:
