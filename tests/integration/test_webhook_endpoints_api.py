@@ -475,3 +475,7 @@ async def test_deleting_an_endpoint_stops_its_deliveries_and_keeps_its_log(
 
     await visitor_says(client, "tok-1", rid, "after")
     assert len(await delivery_rows(database_url)) == 1  # nothing enqueued for a deleted endpoint
+    again = await refused(client, "POST", f"/api/v1/omnihook/deliveries/{row.id}/redeliver", admin)
+    assert again["error"] == "error-endpoint-deleted"
+    [row] = await delivery_rows(database_url)
+    assert row.status == "dead"

@@ -116,11 +116,16 @@ async def redeliver(db: Database, delivery_id: str) -> dict[str, Any]:
     async with db.transaction() as uow:
         row = (
             await uow.conn.execute(
-                select(deliveries.c.status, deliveries.c.attempts).where(deliveries.c.id == delivery_id)
+                select(deliveries.c.status, deliveries.c.attempts, webhook_endpoints.c.deleted_at)
+                .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+                .where(deliveries.c.id == delivery_id)
             )
         ).first()
         if row is None:
             raise NotFound("error-delivery-not-found", f"no delivery {delivery_id!r}")
+        if row.deleted_at is not None:
+            # Nothing sends to a deleted endpoint: the delivery would stay pending for ever.
+            raise Conflict("error-endpoint-deleted", "the endpoint of this delivery was deleted")
         if row.status == "pending":
             raise Conflict("error-delivery-pending", "this delivery is still pending; it will be sent anyway")
         now = utcnow()
