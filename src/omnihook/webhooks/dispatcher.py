@@ -233,6 +233,8 @@ class Dispatcher:
             for item in claimed:
                 counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + 1
             full = {e for e, want in wants.items() if counts.get(e, 0) >= want}
+            # Where the walk ran out of due rows, what it stepped over waits behind a retrying head.
+            await self._park_blocked(conn, [e for e in wants if e not in full], now)
             self._dirty.update(full)  # there may be more where a claim came back full
             for endpoint_id in wants:
                 self._state[endpoint_id].backlogged = endpoint_id in full
@@ -282,6 +284,37 @@ class Dispatcher:
         )
         seqs = [row.seq for row in await conn.execute(query, params)]
         return await self._take(conn, seqs, endpoints, now)
+
+    async def _park_blocked(self, conn: AsyncConnection, endpoint_ids: list[str], now: datetime) -> None:
+        """Give due rows queued behind a head that waits for its retry that head's retry time.
+
+        Rows that joined a queue after its head failed keep their creation time: every walk would step
+        over them again, once a poll, which costs in proportion to the blocked backlog (a tenth of a core
+        with 95,000 of them). Parked, walks skip them until the head is tried again; a head that is being
+        sent (leased) parks nothing, so that its queue moves on as soon as it is delivered.
+        """
+        if not endpoint_ids:
+            return
+        listed = ", ".join(f":e{n}" for n in range(len(endpoint_ids)))
+
+        def head(of: str) -> str:
+            return f"""FROM deliveries h WHERE h.status = 'pending' AND h.endpoint_id = {of}.endpoint_id
+                AND h.ordering_key = {of}.ordering_key ORDER BY h.seq LIMIT 1"""
+
+        # On PostgreSQL only rows no one holds: another dispatcher's transaction is never waited for.
+        lock = "" if self.db.is_sqlite else "FOR UPDATE SKIP LOCKED"
+        query = text(
+            f"""UPDATE deliveries SET next_attempt_at = (SELECT h.next_attempt_at {head("deliveries")})
+            WHERE seq IN (
+                SELECT d.seq FROM deliveries d
+                WHERE d.status = 'pending' AND d.endpoint_id IN ({listed}) AND d.next_attempt_at <= :now
+                AND d.lease_owner IS NULL
+                AND (SELECT h.seq {head("d")}) < d.seq
+                AND (SELECT h.lease_owner IS NULL AND h.next_attempt_at > :now {head("d")})
+                {lock}
+            )"""
+        ).bindparams(bindparam("now", type_=deliveries.c.next_attempt_at.type))
+        await conn.execute(query, {"now": now, **{f"e{n}": e for n, e in enumerate(endpoint_ids)}})
 
     async def _next_heads(
         self, conn: AsyncConnection, keys: dict[str, list[str]], now: datetime
