@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, cast, func, select, update
@@ -94,19 +95,24 @@ async def choose_agent(conn: AsyncConnection, department_id: str | None) -> Agen
     return None
 
 
-async def assign(uow: UnitOfWork, room_id: str, agent: AgentRef) -> None:
-    now = utcnow()
-    await uow.conn.execute(
+async def _serve(conn: AsyncConnection, room_id: str, agent_id: str, username: str, now: datetime) -> None:
+    """The room becomes served by the agent (the caller settles the inquiry and records RoomTaken)."""
+    await conn.execute(
         update(rooms)
         .where(rooms.c.id == room_id)
         .values(
             status=RoomStatus.SERVED,
-            served_by_id=agent.id,
-            served_by_username=agent.username,
+            served_by_id=agent_id,
+            served_by_username=username,
             served_by_ts=now,
             updated_at=now,
         )
     )
+
+
+async def assign(uow: UnitOfWork, room_id: str, agent: AgentRef) -> None:
+    now = utcnow()
+    await _serve(uow.conn, room_id, agent.id, agent.username, now)
     await uow.conn.execute(
         update(inquiries)
         .where(inquiries.c.room_id == room_id)
@@ -209,17 +215,7 @@ async def take_inquiry(
             raise Conflict(
                 "error-inquiry-not-queued", f"this chat is {inquiry.status}, no longer in the queue"
             )
-        await uow.conn.execute(
-            update(rooms)
-            .where(rooms.c.id == inquiry.room_id)
-            .values(
-                status=RoomStatus.SERVED,
-                served_by_id=taker.id,
-                served_by_username=taker.username,
-                served_by_ts=now,
-                updated_at=now,
-            )
-        )
+        await _serve(uow.conn, inquiry.room_id, taker.id, taker.username, now)
         uow.record(RoomTaken(room_id=inquiry.room_id, agent_id=taker.id))
         return replace(inquiry, status=InquiryStatus.TAKEN, taken_at=now)
 
@@ -440,17 +436,7 @@ async def dispatch_queue(uow: UnitOfWork, agent: User) -> int:
         )
         if claimed.rowcount != 1:
             continue
-        await uow.conn.execute(
-            update(rooms)
-            .where(rooms.c.id == row.room_id)
-            .values(
-                status=RoomStatus.SERVED,
-                served_by_id=target.id,
-                served_by_username=target.username,
-                served_by_ts=now,
-                updated_at=now,
-            )
-        )
+        await _serve(uow.conn, row.room_id, target.id, target.username, now)
         uow.record(RoomTaken(room_id=row.room_id, agent_id=target.id))
         assigned += 1
     return assigned
