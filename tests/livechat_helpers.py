@@ -66,6 +66,15 @@ async def visitor_says(client: httpx.AsyncClient, token: str, rid: str, msg: str
     return message
 
 
+async def open_chat(client: httpx.AsyncClient, token: str, *texts: str) -> str:
+    """A new visitor registers, opens a room and writes `texts` in it; returns the room id."""
+    await register_visitor(client, token)
+    rid: str = (await open_room(client, token))["_id"]
+    for text in texts:
+        await visitor_says(client, token, rid, text)
+    return rid
+
+
 async def agent_says(
     client: httpx.AsyncClient, headers: dict[str, str], rid: str, msg: str
 ) -> dict[str, Any]:

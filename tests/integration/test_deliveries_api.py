@@ -5,19 +5,11 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import login_headers
-from tests.livechat_helpers import open_room, register_visitor, visitor_says
+from tests.livechat_helpers import open_chat
 from tests.receiver import Receiver
 from tests.webhook_helpers import configure, settled
 
 DELIVERIES = "/api/v1/omnihook/deliveries"
-
-
-async def _chat(client: httpx.AsyncClient, texts: list[str], token: str = "tok-1") -> str:
-    await register_visitor(client, token)
-    rid: str = (await open_room(client, token))["_id"]
-    for text in texts:
-        await visitor_says(client, token, rid, text)
-    return rid
 
 
 async def test_each_attempt_is_recorded_without_the_secret(
@@ -33,7 +25,7 @@ async def test_each_attempt_is_recorded_without_the_secret(
     )
     receiver.statuses = [502]
     receiver.response_body = "crm says hi"
-    rid = await _chat(client, ["hello"])
+    rid = await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
 
     listing = (await client.get(DELIVERIES, headers=admin)).json()
@@ -70,8 +62,8 @@ async def test_the_list_filters_by_status_type_and_room_and_pages_newest_first(
         LivechatWebhookOnVisitorMessage=True,
         LivechatWebhookOnStart=True,
     )
-    first = await _chat(client, ["a", "b"], "tok-1")
-    second = await _chat(client, ["c"], "tok-2")
+    first = await open_chat(client, "tok-1", "a", "b")
+    second = await open_chat(client, "tok-2", "c")
     await settled(database_url, 5)
 
     everything = (await client.get(DELIVERIES, headers=admin)).json()
@@ -115,7 +107,7 @@ async def test_a_dead_delivery_is_redelivered_with_the_same_id_and_a_fresh_budge
         LivechatWebhookRetryDelay=20,
     )
     receiver.default_status = 500
-    await _chat(client, ["hello"])
+    await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
     assert row.status == "dead" and row.attempts == 2
 
@@ -143,7 +135,7 @@ async def test_a_pending_delivery_cannot_be_redelivered(
         LivechatWebhookRetryDelay=60_000,
     )
     receiver.default_status = 500
-    await _chat(client, ["hello"])
+    await open_chat(client, "tok-1", "hello")
     await receiver.arrived(1)
     listing = (await client.get(DELIVERIES, params={"status": "pending"}, headers=admin)).json()
     [pending] = listing["deliveries"]
@@ -171,7 +163,7 @@ async def test_metrics_count_deliveries_and_health_answers(
     client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
 ) -> None:
     await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
-    await _chat(client, ["hello"])
+    await open_chat(client, "tok-1", "hello")
     await settled(database_url, 1)
     text = (await client.get("/metrics")).text
     assert 'omnihook_webhook_deliveries_delivered_total{endpoint="rocketchat"}' in text

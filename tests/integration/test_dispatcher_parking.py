@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.livechat_helpers import open_room, register_visitor, visitor_says
+from tests.livechat_helpers import open_chat, visitor_says
 from tests.receiver import Receiver
 from tests.webhook_helpers import configure, delivery_rows
 
@@ -43,9 +43,7 @@ async def test_messages_behind_a_failed_head_wait_for_its_retry_and_then_go_in_o
         LivechatWebhookRetryDelay=4000,
     )
     receiver.statuses = [503]
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "m0")
+    rid = await open_chat(client, "tok-1", "m0")
     # m0 fails once; once that is recorded, the next messages join its queue while it waits to retry
     await receiver.arrived(1)
     await _head_failure_recorded(database_url)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.livechat_helpers import open_room, register_visitor
+from tests.livechat_helpers import open_chat
 
 ENDPOINTS = [
     ("POST", "/api/v1/livechat/users/agent"),
@@ -74,8 +74,7 @@ def junk_bodies(rid: str) -> list[Any]:
 async def test_junk_bodies_get_a_4xx_envelope_never_a_500(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     for method, path in ENDPOINTS:
         url = path.format(rid=rid)
         raw = await client.request(
@@ -92,8 +91,7 @@ async def test_junk_bodies_get_a_4xx_envelope_never_a_500(
 async def test_junk_query_strings_get_a_4xx_never_a_500(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     gets = [
         ("/api/v1/livechat/room", {"token": NUL}),
         ("/api/v1/livechat/room", {"token": "tok-1", "rid": NUL}),

@@ -7,7 +7,14 @@ from sqlalchemy import select
 
 from omnihook.storage.database import Database
 from omnihook.storage.tables import domain_events
-from tests.livechat_helpers import create_agent, open_room, register_visitor, set_routing, visitor_says
+from tests.livechat_helpers import (
+    create_agent,
+    open_chat,
+    open_room,
+    register_visitor,
+    set_routing,
+    visitor_says,
+)
 
 API = "/api/v1/livechat"
 
@@ -98,8 +105,7 @@ async def test_visitors_edit_and_withdraw_their_own_messages_in_an_open_chat(
     client: httpx.AsyncClient, admin: dict[str, str], database_url: str
 ) -> None:
     alice = await create_agent(client, admin, "alice")
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     typo = await visitor_says(client, "tok-1", rid, "helo")
     edited = await client.put(
         f"{API}/message/{typo['_id']}", json={"token": "tok-1", "rid": rid, "msg": "hello"}
@@ -152,8 +158,7 @@ async def test_visitors_edit_and_withdraw_their_own_messages_in_an_open_chat(
 async def test_the_visitor_rates_the_chat_after_it_closed(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     await client.post(f"{API}/room.close", json={"token": "tok-1", "rid": rid})
     data = [{"name": "satisfaction", "value": "5"}, {"name": "additionalFeedback", "value": "quick!"}]
     rated = await client.post(f"{API}/room.survey", json={"token": "tok-1", "rid": rid, "data": data})

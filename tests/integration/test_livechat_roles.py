@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import login_headers
-from tests.livechat_helpers import AGENT_PASSWORD, create_agent, open_room, register_visitor
+from tests.livechat_helpers import AGENT_PASSWORD, create_agent, open_chat, open_room, register_visitor
 
 AGENT_ENDPOINTS = [
     ("GET", "/api/v1/livechat/inquiries.queued", None),
@@ -112,8 +112,7 @@ async def test_a_closed_chat_cannot_be_transferred_by_its_visitor(
         "/api/v1/livechat/department", json={"department": {"name": "Sales"}}, headers=admin
     )
     dep_id = dep.json()["department"]["_id"]
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     await client.post("/api/v1/livechat/room.close", json={"token": "tok-1", "rid": rid})
     moved = await client.post(
         "/api/v1/livechat/room.transfer", json={"token": "tok-1", "rid": rid, "department": dep_id}

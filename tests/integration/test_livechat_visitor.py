@@ -10,6 +10,7 @@ from omnihook.storage.tables import domain_events, offline_messages
 from tests.livechat_helpers import (
     agent_says,
     create_agent,
+    open_chat,
     open_room,
     register_visitor,
     set_routing,
@@ -124,8 +125,7 @@ async def test_visitor_messages_are_stored_with_the_visitor_and_token(
 
 
 async def test_a_repeated_message_id_is_stored_once(client: httpx.AsyncClient, database_url: str) -> None:
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     body = {"token": "tok-1", "rid": rid, "msg": "once", "_id": "clientMsgId00001"}
     first = await client.post(f"{API}/message", json=body)
     second = await client.post(f"{API}/message", json=body)
@@ -138,8 +138,7 @@ async def test_a_repeated_message_id_is_stored_once(client: httpx.AsyncClient, d
 async def test_visitor_messages_refuse_empty_oversized_unknown_tokens_and_closed_rooms(
     client: httpx.AsyncClient,
 ) -> None:
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     empty = await client.post(f"{API}/message", json={"token": "tok-1", "rid": rid, "msg": "  "})
     assert empty.status_code == 400
     huge = await client.post(f"{API}/message", json={"token": "tok-1", "rid": rid, "msg": "x" * 5001})
@@ -203,8 +202,7 @@ async def test_visitors_cannot_close_when_the_workspace_forbids_it(
 ) -> None:
     setting = "/api/v1/settings/Omnichannel_allow_visitors_to_close_conversation"
     assert (await client.post(setting, json={"value": False}, headers=admin)).status_code == 200
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     refused = await client.post(f"{API}/room.close", json={"token": "tok-1", "rid": rid})
     assert refused.status_code == 403
     assert (await client.get(f"{API}/room", params={"token": "tok-1", "rid": rid})).status_code == 200
@@ -218,8 +216,7 @@ async def test_the_visitor_transfers_the_chat_to_another_department(
         "/api/v1/livechat/department", json={"department": {"name": "Billing"}}, headers=admin
     )
     dep_id = dep.json()["department"]["_id"]
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     moved = await client.post(
         f"{API}/room.transfer", json={"token": "tok-1", "rid": rid, "department": dep_id}
     )
@@ -311,8 +308,7 @@ async def test_custom_fields_refuse_bad_keys_and_unknown_tokens(client: httpx.As
 async def test_page_visits_are_kept_as_hidden_navigation_messages_unless_shown(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     page = {"title": "Pricing", "change": "url", "location": {"href": "https://shop.example/pricing"}}
     visited = await client.post(f"{API}/page.visited", json={"token": "tok-1", "rid": rid, "pageInfo": page})
     assert visited.json()["page"]["t"] == "livechat_navigation_history"
@@ -353,8 +349,7 @@ async def test_config_with_a_token_returns_the_guest_their_open_room_and_agent(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     await create_agent(client, admin, "alice")
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     cfg = (await client.get(f"{API}/config", params={"token": "tok-1"})).json()["config"]
     assert cfg["guest"]["token"] == "tok-1"
     assert cfg["room"]["_id"] == rid

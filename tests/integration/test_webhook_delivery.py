@@ -20,6 +20,7 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login_headers
 from tests.livechat_helpers import (
     agent_says,
     create_agent,
+    open_chat,
     open_room,
     register_visitor,
     set_routing,
@@ -108,9 +109,7 @@ async def test_only_toggled_events_are_sent(
     await set_routing(client, admin, "Manual_Selection")
     await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnAgentMessage=True)
     alice = await create_agent(client, admin, "alice")
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "visitor text is not wanted")
+    rid = await open_chat(client, "tok-1", "visitor text is not wanted")
     await take_from_queue(client, alice, rid)
     await agent_says(client, alice, rid, "agent text is wanted")
     [row] = await settled(database_url, 1)
@@ -124,9 +123,7 @@ async def test_nothing_is_queued_without_a_url(
     client: httpx.AsyncClient, admin: dict[str, str], database_url: str
 ) -> None:
     await configure(client, admin, **ALL_TOGGLES)
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "hello")
+    await open_chat(client, "tok-1", "hello")
     assert await settled(database_url, 0) == []
 
 
@@ -141,9 +138,7 @@ async def test_a_500_twice_then_200_makes_three_attempts_with_one_webhook_id_spa
         LivechatWebhookRetryDelay=300,
     )
     receiver.statuses = [500, 500]
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "hello")
+    await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
     assert row.status == "delivered"
     assert row.attempts == 3
@@ -168,9 +163,7 @@ async def test_a_201_is_a_failure_retried_until_dead(
         LivechatWebhookRetryDelay=50,
     )
     receiver.default_status = 201
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "hello")
+    await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
     assert row.status == "dead"
     assert row.attempts == 3  # the first attempt and two retries
@@ -191,9 +184,7 @@ async def test_a_timeout_is_retried_and_recorded(
         LivechatWebhookRetryDelay=50,
     )
     receiver.delay_s = 1.0
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "hello")
+    await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
     assert row.status == "dead"
     assert row.attempts == 2
@@ -205,9 +196,7 @@ async def test_a_200_body_becomes_the_rooms_crm_data_sent_in_later_payloads(
 ) -> None:
     await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
     receiver.response_body = '{"contactId": "C-42"}'
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "first")
+    rid = await open_chat(client, "tok-1", "first")
     await settled(database_url, 1)
     await visitor_says(client, "tok-1", rid, "second")
     await settled(database_url, 2)
@@ -227,8 +216,7 @@ async def test_messages_of_one_room_arrive_in_order_even_when_the_first_is_retri
         LivechatWebhookRetryDelay=200,
     )
     receiver.statuses = [503]
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     for n in range(5):
         await visitor_says(client, "tok-1", rid, f"m{n}")
     await settled(database_url, 5)
@@ -278,8 +266,7 @@ async def test_session_start_and_queued_carry_the_department_and_an_empty_transc
 ) -> None:
     await set_routing(client, admin, "Manual_Selection")
     await configure(client, admin, LivechatWebhookUrl=receiver.url, **{toggle: True})
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     await settled(database_url, 1)
     payload = receiver.requests[0].json()
     assert payload["_id"] == rid
@@ -329,9 +316,7 @@ async def test_a_private_target_is_refused_again_at_send_time(database_url: str,
         )
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://omnihook.test") as client:
-            await register_visitor(client, "tok-1")
-            rid = (await open_room(client, "tok-1"))["_id"]
-            await visitor_says(client, "tok-1", rid, "hello")
+            await open_chat(client, "tok-1", "hello")
             [row] = await settled(database_url, 1)
     assert row.status == "dead"
     assert "refused" in row.last_error and "127.0.0.1" in row.last_error
@@ -342,8 +327,7 @@ async def test_an_edited_message_is_sent_again_with_edited_at(
     client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
 ) -> None:
     await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
+    rid = await open_chat(client, "tok-1")
     sent = await visitor_says(client, "tok-1", rid, "helo")
     edit = {"token": "tok-1", "rid": rid, "msg": "hello"}
     response = await client.put(f"/api/v1/livechat/message/{sent['_id']}", json=edit)
@@ -368,9 +352,7 @@ async def test_stopping_the_server_lets_requests_in_flight_finish_and_records_th
             await configure(
                 client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True
             )
-            await register_visitor(client, "tok-1")
-            rid = (await open_room(client, "tok-1"))["_id"]
-            await visitor_says(client, "tok-1", rid, "hello")
+            await open_chat(client, "tok-1", "hello")
             await receiver.arrived(1)  # the request is in flight: now stop the server
     [row] = await delivery_rows(database_url)
     assert row.status == "delivered"
@@ -404,9 +386,7 @@ async def test_a_standard_endpoint_gets_signed_envelopes_and_accepts_any_2xx(
         )
     app.state.webhooks.endpoints_changed()
     receiver.default_status = 202
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "hello")
+    await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
     assert row.status == "delivered" and row.attempts == 1
     [request] = receiver.requests
@@ -430,9 +410,7 @@ async def test_a_redirect_is_not_followed_but_counts_as_a_failed_attempt(
     )
     receiver.statuses = [302]
     receiver.response_headers = {"Location": receiver.url.replace("/hook", "/elsewhere")}
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "hello")
+    await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
     assert row.status == "delivered" and row.attempts == 2
     assert [r.path for r in receiver.requests] == ["/hook", "/hook"]  # never /elsewhere
@@ -443,9 +421,7 @@ async def test_a_huge_answer_is_read_only_up_to_the_cap(
 ) -> None:
     await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
     receiver.response_body = "x" * 1_000_000
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "hello")
+    rid = await open_chat(client, "tok-1", "hello")
     [row] = await settled(database_url, 1)
     detail = (await client.get(f"/api/v1/omnihook/deliveries/{row.id}", headers=admin)).json()["delivery"]
     assert len(detail["attemptsLog"][0]["responseBody"]) == 4096

@@ -23,6 +23,7 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login_headers
 from tests.livechat_helpers import (
     agent_says,
     create_agent,
+    open_chat,
     open_room,
     register_visitor,
     set_routing,
@@ -383,9 +384,7 @@ async def test_after_rotation_requests_verify_with_the_new_secret_and_with_the_o
     fetched = (await client.get(f"{ENDPOINTS}/{created['_id']}", headers=admin)).json()["endpoint"]
     assert new not in str(fetched) and old not in str(fetched)
 
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "during the rotation")
+    rid = await open_chat(client, "tok-1", "during the rotation")
     [first] = await receiver.arrived(1)
     assert len(first.header("webhook-signature").split()) == 2  # type: ignore[union-attr]
     Webhook(new).verify(first.body, first.headers)
@@ -426,8 +425,7 @@ async def test_two_endpoints_get_the_same_event_and_one_failing_does_not_stop_th
         failing.default_status = 500
         broken = await create(client, admin, name="broken", url=failing.url)
         healthy = await create(client, admin, name="healthy", url=receiver.url)
-        await register_visitor(client, "tok-1")
-        rid = (await open_room(client, "tok-1"))["_id"]
+        rid = await open_chat(client, "tok-1")
         message = await visitor_says(client, "tok-1", rid, "to both")
 
         [good] = await receiver.arrived(1)
@@ -461,9 +459,7 @@ async def test_deleting_an_endpoint_stops_its_deliveries_and_keeps_its_log(
 ) -> None:
     receiver.default_status = 503
     created = await create(client, admin, url=receiver.url)
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "before")
+    rid = await open_chat(client, "tok-1", "before")
     await receiver.arrived(1)
     await recorded(database_url, lambda rs: len(rs) == 1 and rs[0].attempts == 1)
 

@@ -12,7 +12,7 @@ from omnihook.domain.clock import utcnow
 from omnihook.storage.database import Database
 from omnihook.storage.tables import delivery_attempts, webhook_events
 from omnihook.webhooks.retention import prune_delivered
-from tests.livechat_helpers import open_room, register_visitor, visitor_says
+from tests.livechat_helpers import open_chat, visitor_says
 from tests.receiver import Receiver
 from tests.webhook_helpers import configure, delivery_rows, settled
 
@@ -33,9 +33,7 @@ async def test_delivered_rows_older_than_the_retention_go_and_dead_ones_stay(
         LivechatWebhookRetries=0,
     )
     receiver.statuses = [200, 500]
-    await register_visitor(client, "tok-1")
-    rid = (await open_room(client, "tok-1"))["_id"]
-    await visitor_says(client, "tok-1", rid, "delivered")
+    rid = await open_chat(client, "tok-1", "delivered")
     await settled(database_url, 1)
     await visitor_says(client, "tok-1", rid, "dead")
     rows = await settled(database_url, 2)
