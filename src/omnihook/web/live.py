@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncGenerator, Iterator
 from types import FrameType
 from typing import Annotated, Any
@@ -22,7 +21,7 @@ import orjson
 import uvicorn
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.api.deps import DB
@@ -30,9 +29,8 @@ from omnihook.domain.errors import DomainError, Forbidden, NotFound
 from omnihook.domain.events import DomainEvent, MessageSent, RoomTaken
 from omnihook.livechat.accounts import authenticate
 from omnihook.storage.database import Database
+from omnihook.storage.notify import Listener, notify
 from omnihook.storage.tables import rooms
-
-log = logging.getLogger("omnihook.live")
 
 HEARTBEAT_SECONDS = 15.0
 QUEUE_SIZE = 256
@@ -129,60 +127,30 @@ class PostgresRelay:
     """Carries notes between the server processes that share one PostgreSQL database."""
 
     def __init__(self, db: Database, broker: Broker) -> None:
-        self.db = db
         self.broker = broker
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
-        self._stopping = False
+        self.listener = Listener(
+            db, {LIVE_CHANNEL: self._on_notify}, name="live", on_connect=self._on_connect
+        )
 
     async def before_commit(self, conn: AsyncConnection, events: list[DomainEvent]) -> None:
         """A before-commit hook: NOTIFY is delivered at commit, and not at all on rollback."""
         notes = [note_for(event) for event in events]
         for start in range(0, len(notes), NOTES_PER_NOTIFY):
-            payload = orjson.dumps(notes[start : start + NOTES_PER_NOTIFY]).decode()
-            await conn.execute(
-                text("SELECT pg_notify(:channel, :payload)"), {"channel": LIVE_CHANNEL, "payload": payload}
-            )
+            await notify(conn, LIVE_CHANNEL, orjson.dumps(notes[start : start + NOTES_PER_NOTIFY]).decode())
 
     async def ensure_listening(self) -> None:
         # Started on the first stream: a server nobody watches keeps no extra connection.
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.create_task(self._listen_loop(), name="omnihook-live-listen")
+        self.listener.start()
         try:
-            await asyncio.wait_for(self._ready.wait(), LISTEN_READY_SECONDS)
+            await asyncio.wait_for(self.listener.ready.wait(), LISTEN_READY_SECONDS)
         except TimeoutError as exc:
             raise LiveUnavailable("live-unavailable", "live updates are unavailable: no database") from exc
 
-    async def _listen_loop(self) -> None:
-        import asyncpg
+    def _on_connect(self, reconnected: bool) -> None:
+        if reconnected:
+            self.broker.fanout([RESYNC])  # notes sent while away are lost: pages reload
 
-        dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        reconnecting = False
-        while not self._stopping:
-            conn = None
-            try:
-                conn = await asyncpg.connect(dsn)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda *_, lost=lost: lost.set())
-                await conn.add_listener(LIVE_CHANNEL, self._on_notify)
-                if reconnecting:
-                    self.broker.fanout([RESYNC])  # notes sent while away are lost: pages reload
-                self._ready.set()
-                await lost.wait()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("live updates: LISTEN connection failed (%s); retrying", exc)
-                await asyncio.sleep(1)
-            finally:
-                self._ready.clear()
-                reconnecting = True
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             notes = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -190,12 +158,7 @@ class PostgresRelay:
         self.broker.fanout(notes)
 
     async def close(self) -> None:
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.listener.close()
 
 
 def _frame(note: dict[str, Any]) -> bytes:

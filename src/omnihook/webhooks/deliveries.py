@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import iso, utcnow
 from omnihook.domain.errors import Conflict, InvalidInput, NotFound
 from omnihook.storage.database import Database
+from omnihook.storage.notify import notify
 from omnihook.storage.tables import deliveries, delivery_attempts, webhook_endpoints, webhook_events
 from omnihook.webhooks.outbox import DELIVERIES_CHANNEL
 
@@ -142,8 +143,7 @@ async def redeliver(db: Database, delivery_id: str) -> dict[str, Any]:
                 updated_at=now,
             )
         )
-        if uow.conn.dialect.name == "postgresql":
-            await uow.conn.execute(text(f"SELECT pg_notify('{DELIVERIES_CHANNEL}', '')"))
+        await notify(uow.conn, DELIVERIES_CHANNEL)  # wake a dispatcher in any process
     return await get_delivery(db, delivery_id)
 
 

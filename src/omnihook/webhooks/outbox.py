@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
 from omnihook.domain.events import DomainEvent
 from omnihook.domain.ids import new_id
+from omnihook.storage.notify import notify
 from omnihook.storage.tables import deliveries, webhook_events
 from omnihook.webhooks.catalog import event_type_of, subscription_keys
 from omnihook.webhooks.endpoints import EndpointCache
@@ -86,10 +87,7 @@ class Outbox:
         await conn.execute(insert(webhook_events), event_rows)
         await conn.execute(insert(deliveries), delivery_rows)
         targeted = {row["endpoint_id"] for row in delivery_rows}
-        if conn.dialect.name == "postgresql":
-            names = ",".join(sorted(targeted))
-            await conn.execute(
-                text("SELECT pg_notify(:channel, :names)"),
-                {"channel": DELIVERIES_CHANNEL, "names": names if len(names) < 7000 else ""},
-            )
+        # The payload names the endpoints to wake (empty: all of them, when the names would not fit).
+        names = ",".join(sorted(targeted))
+        await notify(conn, DELIVERIES_CHANNEL, names if len(names) < 7000 else "")
         self.enqueued |= targeted

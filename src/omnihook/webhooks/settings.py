@@ -10,13 +10,14 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import InvalidInput
 from omnihook.domain.ids import new_id
 from omnihook.storage.database import Database
+from omnihook.storage.notify import notify
 from omnihook.storage.settings_store import read_settings, write_settings
 from omnihook.storage.tables import webhook_endpoints
 from omnihook.webhooks.catalog import (
@@ -164,8 +165,7 @@ async def sync_rocketchat_endpoint(conn: AsyncConnection, values: Mapping[str, A
 
 async def notify_endpoints_changed(conn: AsyncConnection) -> None:
     """Inside the transaction that changed `webhook_endpoints`: other processes drop their cache on commit."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text(f"SELECT pg_notify('{ENDPOINTS_CHANNEL}', '')"))
+    await notify(conn, ENDPOINTS_CHANNEL)
 
 
 async def save_integration_settings(
