@@ -24,9 +24,9 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from omnihook.api.deps import DB
 from omnihook.domain.errors import DomainError, Forbidden, NotFound
 from omnihook.domain.events import DomainEvent, MessageSent, RoomTaken
+from omnihook.http.deps import DB
 from omnihook.livechat.accounts import authenticate
 from omnihook.storage.database import Database
 from omnihook.storage.notify import Listener, notify

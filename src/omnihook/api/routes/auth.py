@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 
-from omnihook.api.deps import DB, Admin, CurrentUser
 from omnihook.api.presenters import user_json
+from omnihook.http.deps import DB, Admin, CurrentUser
 from omnihook.livechat import accounts
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from omnihook.api.deps import DB, Manager
+from omnihook.http.deps import DB, Manager
 from omnihook.webhooks import deliveries as log
 from omnihook.webhooks import metrics
 from omnihook.webhooks.runtime import WebhookRuntime

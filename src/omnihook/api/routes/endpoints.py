@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
-from omnihook.api.deps import DB, AppSettings, Manager
+from omnihook.http.deps import DB, AppSettings, Manager
 from omnihook.webhooks import endpoint_service as service
 from omnihook.webhooks.runtime import WebhookRuntime
 

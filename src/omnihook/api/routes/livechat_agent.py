@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 
-from omnihook.api.deps import DB, Agent
 from omnihook.api.presenters import (
     department_agent_json,
     inquiry_json,
@@ -18,6 +17,7 @@ from omnihook.api.presenters import (
 )
 from omnihook.domain.clock import iso
 from omnihook.domain.errors import Forbidden
+from omnihook.http.deps import DB, Agent
 from omnihook.livechat import departments, messages, rooms, routing, visitors
 from omnihook.livechat.rooms import GuestData, RoomData, RoomFilter
 

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 
-from omnihook.api.deps import DB, current_user
 from omnihook.api.presenters import message_json, room_json, user_json, visitor_json
 from omnihook.domain.clock import iso, utcnow
 from omnihook.domain.errors import InvalidInput
 from omnihook.domain.users import User
+from omnihook.http.deps import DB, current_user
 from omnihook.livechat import messages, offline, rooms, routing, visitors, widget
 from omnihook.livechat.visitors import VisitorInput
 

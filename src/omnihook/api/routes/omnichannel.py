@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
-from omnihook.api.deps import DB, Admin, Agent, AppSettings, Manager
 from omnihook.api.presenters import department_agent_json, department_json, user_json
 from omnihook.domain.errors import Forbidden, InvalidInput
 from omnihook.domain.rooms import Department
 from omnihook.domain.users import Role
+from omnihook.http.deps import DB, Admin, Agent, AppSettings, Manager
 from omnihook.livechat import agents, departments
 from omnihook.livechat import settings as workspace_settings
 from omnihook.livechat.departments import DepartmentInput

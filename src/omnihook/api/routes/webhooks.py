@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
-from omnihook.api.deps import DB, AppSettings, Manager
 from omnihook.domain.errors import InvalidInput
+from omnihook.http.deps import DB, AppSettings, Manager
 from omnihook.webhooks import settings as integration
 from omnihook.webhooks.runtime import WebhookRuntime
 

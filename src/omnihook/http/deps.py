@@ -1,4 +1,4 @@
-"""Request dependencies: the database, the settings, the authenticated user and role checks."""
+"""Request dependencies for api/ and web/ alike: the database, the settings, the authenticated user, role checks."""
 
 from __future__ import annotations
 
