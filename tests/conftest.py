@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from omnihook.api.app import create_app
+from omnihook.app import create_app
 from omnihook.config import Settings
 from tests import databases
 from tests.receiver import Receiver, running_receiver

@@ -20,7 +20,7 @@ def serve(
     """Start the HTTP server (and the webhook dispatcher)."""
     import uvicorn
 
-    from omnihook.api.app import create_app
+    from omnihook.app import create_app
     from omnihook.web.live import end_streams_on_exit
 
     settings = get_settings()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from omnihook.api.app import create_app
+from omnihook.app import create_app
 from omnihook.config import Settings
 from omnihook.web.live import Broker, Subscription
 from tests import databases

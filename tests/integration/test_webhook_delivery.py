@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
-from omnihook.api.app import create_app
+from omnihook.app import create_app
 from omnihook.config import Settings
 from omnihook.domain.clock import utcnow
 from omnihook.storage.database import Database

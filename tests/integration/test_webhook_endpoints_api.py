@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from omnihook.api.app import create_app
+from omnihook.app import create_app
 from omnihook.config import Settings
 from omnihook.domain.clock import utcnow
 from omnihook.storage.database import Database

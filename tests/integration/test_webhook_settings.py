@@ -206,7 +206,7 @@ async def test_send_test_to_a_closed_port_is_error_invalid_webhook_response(
 @pytest.fixture
 async def guarded_client(database_url: str) -> Any:
     """An app with the default private-target guard on."""
-    from omnihook.api.app import create_app
+    from omnihook.app import create_app
 
     settings = Settings(database_url=database_url, admin_username="admin", admin_password="admin-password-1")
     application: FastAPI = create_app(settings)

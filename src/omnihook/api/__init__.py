@@ -1,1 +1,31 @@
 """HTTP API: the Rocket.Chat-compatible /api/v1 routes and omnihook's own."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from omnihook.api.errors import install_error_handlers
+from omnihook.api.routes import (
+    auth,
+    deliveries,
+    endpoints,
+    livechat_agent,
+    livechat_visitor,
+    omnichannel,
+    webhooks,
+)
+
+
+def install_api(app: FastAPI) -> None:
+    """Add the REST routes and the Rocket.Chat error envelope (which answers the pages' errors too)."""
+    install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(omnichannel.router)
+    app.include_router(livechat_visitor.router)
+    app.include_router(livechat_agent.router)
+    app.include_router(webhooks.router)
+    app.include_router(deliveries.router)
+    app.include_router(endpoints.router)
+
+
+__all__ = ["install_api"]

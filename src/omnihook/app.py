@@ -1,4 +1,7 @@
-"""The FastAPI application: storage, routes, error envelope and start-up."""
+"""The composition root: one FastAPI app from the config, storage, webhook runtime, api and web.
+
+The only module that knows every layer; api/ and web/ each plug themselves in and know nothing of the other.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from omnihook import __version__
-from omnihook.api.errors import install_error_handlers
-from omnihook.api.routes import (
-    auth,
-    deliveries,
-    endpoints,
-    livechat_agent,
-    livechat_visitor,
-    omnichannel,
-    webhooks,
-)
+from omnihook.api import install_api
 from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
 from omnihook.storage.database import Database
@@ -77,13 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
     app.state.webhooks = webhook_runtime
-    install_error_handlers(app)
-    app.include_router(auth.router)
-    app.include_router(omnichannel.router)
-    app.include_router(livechat_visitor.router)
-    app.include_router(livechat_agent.router)
-    app.include_router(webhooks.router)
-    app.include_router(deliveries.router)
-    app.include_router(endpoints.router)
+    install_api(app)
     install_web(app, db)
     return app
