@@ -12,6 +12,8 @@ engine to this:
   `delivered` once, for the hostile 200s);
 - the hostile receiver gets exactly as many requests as there were attempts: no retry storm;
 - the server is idle between retries, and its log stays short.
+
+A last test, on PostgreSQL, takes the database away in the middle of a load: nothing is duplicated or lost.
 """
 
 from __future__ import annotations
@@ -29,18 +31,19 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from tests import databases
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, SKIP_POSTGRES
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, SKIP_POSTGRES, login_headers
 from tests.hostile.receivers import (
     RETRY_AFTER_VALUES,
     Behaviour,
     HostileReceiver,
     running_hostile_receiver,
 )
-from tests.livechat_helpers import open_chat
+from tests.livechat_helpers import open_chat, open_room, register_visitor
 from tests.processes import OmnihookProcess, free_port, omnihook_env, start_server
 from tests.receiver import Received, Receiver, running_receiver
 
@@ -620,3 +623,140 @@ async def test_no_healthy_delivery_arrived_twice_over_all_the_hostile_runs(
         counts = Counter(r.header("webhook-id") for r in list(receiver.requests))
         repeats = {k: n for k, n in counts.items() if n > 1}
         assert repeats == {}, f"{len(repeats)} deliveries reached healthy endpoint {endpoint_id} twice"
+
+
+# --- a database outage in the middle of a load (PostgreSQL) ----------------------------------------
+
+OUTAGE_S = 3.0
+VISITORS = 6
+
+
+class Load:
+    """Visitors writing through the REST API; a write the server did not answer 200 for is not counted."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.acknowledged: list[str] = []
+        self.refused = 0
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
+            rooms = []
+            for n in range(VISITORS):
+                token = f"outage-{n}-{uuid.uuid4().hex[:8]}"
+                await register_visitor(http, token)
+                rooms.append((token, (await open_room(http, token))["_id"]))
+        self._tasks = [asyncio.create_task(self._visitor(token, rid)) for token, rid in rooms]
+
+    async def _visitor(self, token: str, rid: str) -> None:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
+            n = 0
+            while not self._stop.is_set():
+                n += 1
+                body = {"token": token, "rid": rid, "msg": f"message {n}"}
+                try:
+                    response = await http.post("/api/v1/livechat/message", json=body)
+                except httpx.TransportError:
+                    response = None
+                if response is not None and response.status_code == 200:
+                    self.acknowledged.append(response.json()["message"]["_id"])
+                else:
+                    self.refused += 1
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+
+def message_of(request: Received) -> str:
+    payload: dict[str, Any] = request.json()
+    data: dict[str, Any] = payload.get("data", payload)
+    message: str = data["messages"][0]["_id"]
+    return message
+
+
+@contextlib.asynccontextmanager
+async def outage(database_url: str) -> AsyncIterator[None]:
+    """The test's database refuses connections and loses every one it had; the cluster stays up."""
+    name = database_url.rpartition("/")[2]
+    admin = await asyncpg.connect(databases.POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                name,
+            )
+            yield
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+
+
+@pytest.mark.postgres
+async def test_a_database_outage_in_the_middle_of_a_load_neither_duplicates_nor_loses_a_delivery(
+    tmp_path: Path,
+) -> None:
+    if SKIP_POSTGRES:
+        pytest.skip("OMNIHOOK_SKIP_POSTGRES=1")
+    url = await databases.create_postgres_database()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    process: OmnihookProcess | None = None
+    try:
+        with running_receiver() as integration, running_receiver() as native:
+            # A slow CRM: deliveries are in flight, their results unrecorded, when the database goes.
+            integration.delay_s = native.delay_s = 0.05
+            process = await start_server(omnihook_env(url, **LEASE), port, tmp_path / "server.log")
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+                admin = await login_headers(http, ADMIN_USERNAME, ADMIN_PASSWORD)
+                configured = await http.post(
+                    "/api/v1/omnichannel/integrations", json=integration_settings(integration), headers=admin
+                )
+                assert configured.status_code == 200, configured.text
+                created = await http.post(ENDPOINTS, json=healthy_native_endpoint(native), headers=admin)
+                assert created.status_code == 200, created.text
+
+            load = Load(base_url)
+            await load.start()
+            try:
+                await integration.arrived(40, within=30)
+                async with outage(url):
+                    await asyncio.sleep(OUTAGE_S)
+                refused_during_outage = load.refused
+                await asyncio.sleep(2)  # the load goes on after the database is back
+            finally:
+                await load.stop()
+            assert refused_during_outage > 0, "the outage was not felt: the test tested nothing"
+            assert len(load.acknowledged) > 40
+
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+                deadline = time.monotonic() + 60
+                while True:
+                    arrived = {
+                        name: {message_of(r) for r in list(receiver.requests)}
+                        for name, receiver in (("integration", integration), ("native", native))
+                    }
+                    missing = {n: len(set(load.acknowledged) - got) for n, got in arrived.items()}
+                    listing = await http.get(DELIVERIES, params={"status": "pending"}, headers=admin)
+                    pending = listing.json()["total"] if listing.status_code == 200 else -1
+                    if pending == 0 and not any(missing.values()):
+                        break
+                    assert time.monotonic() < deadline, f"never settled: {pending} pending, missing {missing}"
+                    await asyncio.sleep(0.5)
+        for name, receiver in (("integration", integration), ("native", native)):
+            counts = Counter(r.header("webhook-id") for r in list(receiver.requests))
+            repeats = {k: n for k, n in counts.items() if n > 1}
+            assert repeats == {}, (
+                f"{len(repeats)} of {len(counts)} deliveries reached the {name} receiver twice"
+            )
+    finally:
+        if process is not None:
+            process.stop()
+        await databases.drop_postgres_database(url)
