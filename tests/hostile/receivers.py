@@ -48,6 +48,7 @@ RETRY_AFTER_VALUES: dict[str, bytes] = {
     "superscript-two": "²".encode(),
     "arabic-indic-three": "٣".encode(),
     "garbage-date": b"Someday, 32 Smarch 20xx 25:61:61 GMT",
+    "zoneless-date": b"Mon, 01 Jan 2024 00:00:00",  # an HTTP date says GMT; this one says nothing
 }
 
 
