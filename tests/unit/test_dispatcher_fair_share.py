@@ -3,7 +3,7 @@ with more endpoints than the budget covers, the last ones were never claimed for
 
 from __future__ import annotations
 
-from omnihook.webhooks.dispatcher import fair_share
+from omnihook.webhooks.scheduler import fair_share
 
 
 def test_every_endpoint_gets_a_share_when_the_asks_exceed_the_budget() -> None:

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from omnihook.webhooks.endpoints import EndpointConfig
-from omnihook.webhooks.retry import Dead, Delivered, RetryAt, RocketChatPolicy, StandardPolicy, policy_for
-from omnihook.webhooks.signing import REDACTED, TOKEN_HEADER, build_request, recordable_headers
+from omnihook.webhooks.endpoints import EndpointConfig, endpoint_config
+from omnihook.webhooks.formats import REDACTED, TOKEN_HEADER, RocketChatFormat, StandardFormat
+from omnihook.webhooks.retry import (
+    MAX_RETRY_AFTER,
+    Dead,
+    Delivered,
+    RetryAt,
+    RocketChatPolicy,
+    StandardPolicy,
+    parse_retry_after,
+)
 from omnihook.webhooks.ssrf import TargetRefused, check_literal_host, check_url, parse_http_url
-from omnihook.webhooks.transport import Outcome
+from omnihook.webhooks.transport import Outcome, OutgoingRequest
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -23,7 +32,6 @@ def outcome(status: int | None = None, error: str | None = None, **headers: str)
 
 def endpoint(**overrides: object) -> EndpointConfig:
     values: dict[str, object] = {
-        "id": "e1",
         "name": "CRM",
         "url": "https://crm.example/hook",
         "format": "rocketchat",
@@ -37,7 +45,11 @@ def endpoint(**overrides: object) -> EndpointConfig:
         "ordered": True,
     }
     values.update(overrides)
-    return EndpointConfig(**values)  # type: ignore[arg-type]
+    return endpoint_config("e1", values)
+
+
+def build_request(endpoint: EndpointConfig, **fields: Any) -> OutgoingRequest:
+    return endpoint.format.request(endpoint, **fields)
 
 
 def test_rocket_chat_format_succeeds_on_200_only() -> None:
@@ -75,9 +87,53 @@ def test_standard_format_backs_off_with_jitter_and_honours_retry_after_within_bo
     assert isinstance(policy.decide(outcome(500), attempt=8, now=NOW), Dead)
 
 
-def test_the_policy_follows_the_endpoint_format() -> None:
-    assert isinstance(policy_for(endpoint()), RocketChatPolicy)
-    assert isinstance(policy_for(endpoint(format="standard")), StandardPolicy)
+def test_the_format_and_its_policy_follow_the_endpoint_columns() -> None:
+    rocketchat = endpoint(max_retries=3, retry_delay_ms=2000).format
+    assert isinstance(rocketchat, RocketChatFormat) and rocketchat.writes_crm_data
+    assert rocketchat.policy == RocketChatPolicy(3, timedelta(seconds=2))
+    standard = endpoint(format="standard").format
+    assert isinstance(standard, StandardFormat) and not standard.writes_crm_data
+    assert standard.policy == StandardPolicy()
+    custom = endpoint(format="standard", retry_schedule=[1, 30]).format.policy
+    assert custom.describe() == {"retrySchedule": [1, 30]}
+    with pytest.raises(ValueError, match="unknown endpoint format"):
+        endpoint(format="soap")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120),
+        (" 7 ", 7),
+        ("0", 0),
+        ("99999999999999999999", MAX_RETRY_AFTER.total_seconds()),  # overflowed timedelta before
+        ("000000000000000000000042", 42),
+        ("Wed, 02 Jan 2026 03:06:05 GMT", 120),
+        ("Wed, 02 Jan 2026 03:06:05 -0000", 120),  # a naive date, taken as UTC
+        ("Wed, 01 Jan 2025 00:00:00 GMT", 0),  # in the past: at once, as far as the schedule goes
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER.total_seconds()),
+    ],
+)
+def test_retry_after_takes_ascii_seconds_or_an_http_date_clamped(value: str, seconds: float) -> None:
+    asked = parse_retry_after(value, NOW)
+    assert asked is not None and asked.total_seconds() == seconds
+
+
+@pytest.mark.parametrize(
+    "value", ["²", "٣", "-5", "1.5", "", "soon", "Thu, 99 Foo 2026", "1e9", "0x10", "9" * 500]
+)
+def test_retry_after_that_is_neither_seconds_nor_a_date_is_ignored(value: str) -> None:
+    if value == "9" * 500:
+        assert parse_retry_after(value, NOW) == MAX_RETRY_AFTER  # digits: clamped, not parsed whole
+        return
+    assert parse_retry_after(value, NOW) is None
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999", "-5", "1.5", "٣", "\udcff\udcfe"])
+def test_a_hostile_retry_after_never_raises_and_falls_back_to_the_schedule(value: str) -> None:
+    decision = StandardPolicy().decide(outcome(429, **{"Retry-After": value}), attempt=1, now=NOW)
+    assert isinstance(decision, RetryAt)
+    assert timedelta(seconds=4.5) <= decision.at - NOW <= MAX_RETRY_AFTER
 
 
 def test_rocket_chat_requests_carry_the_token_only_when_set_and_never_record_it() -> None:
@@ -97,7 +153,7 @@ def test_rocket_chat_requests_carry_the_token_only_when_set_and_never_record_it(
         now=NOW,
     )
     assert secret.headers[TOKEN_HEADER] == "s3"
-    assert recordable_headers(secret.headers)[TOKEN_HEADER] == REDACTED
+    assert endpoint().format.recordable_headers(secret.headers)[TOKEN_HEADER] == REDACTED
 
 
 def test_standard_requests_are_signed_and_verify_with_every_rotating_secret() -> None:

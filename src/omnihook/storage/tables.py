@@ -220,6 +220,8 @@ webhook_endpoints = Table(
     Column("timeout_ms", Integer, nullable=False),
     Column("max_retries", Integer, nullable=False),
     Column("retry_delay_ms", Integer, nullable=False),
+    # Standard format: seconds before each retry (NULL: the default schedule).
+    Column("retry_schedule", JSON, nullable=True),
     Column("max_in_flight", Integer, nullable=False, default=16),
     Column("ordered", Boolean, nullable=False, default=True),
     Column("disabled_reason", Text, nullable=True),

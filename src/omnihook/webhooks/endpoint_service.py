@@ -24,6 +24,8 @@ from omnihook.domain.ids import new_id
 from omnihook.storage.database import Database
 from omnihook.storage.tables import deliveries, webhook_endpoints
 from omnihook.webhooks.catalog import ROCKETCHAT_ENDPOINT_ID, SUBSCRIPTION_KEYS
+from omnihook.webhooks.endpoints import endpoint_from_row
+from omnihook.webhooks.formats import FORMAT_NAMES
 from omnihook.webhooks.settings import notify_endpoints_changed
 from omnihook.webhooks.ssrf import TargetRefused, check_url
 
@@ -32,7 +34,8 @@ SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
 ROTATION_GRACE = timedelta(hours=24)  # how long the replaced secret still signs
 MAX_URL = 2048
-FORMATS = ("standard", "rocketchat")
+MAX_RETRY_STEPS = 20
+MAX_RETRY_STEP_S = 7 * 24 * 3600
 
 OnChange = Callable[[], None] | None
 
@@ -95,9 +98,15 @@ def _url(field: str, value: Any) -> str:
     return url
 
 
+def _retry_schedule(field: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_RETRY_STEPS:
+        raise _invalid(f"{field} must be a list of 1 to {MAX_RETRY_STEPS} delays in seconds")
+    return [_whole(f"{field}[{n}]", step, 1, MAX_RETRY_STEP_S) for n, step in enumerate(value)]
+
+
 def _format(field: str, value: Any) -> str:
-    if value not in FORMATS:
-        raise _invalid(f"{field} must be one of {', '.join(FORMATS)}")
+    if value not in FORMAT_NAMES:
+        raise _invalid(f"{field} must be one of {', '.join(FORMAT_NAMES)}")
     return str(value)
 
 
@@ -140,7 +149,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "enabled": ("enabled", _bool),
     "maxRetries": ("max_retries", lambda f, v: _whole(f, v, 0, 100)),
     "retryDelayMs": ("retry_delay_ms", lambda f, v: _whole(f, v, 10, 86_400_000)),
+    "retrySchedule": ("retry_schedule", _retry_schedule),
 }
+# The retry fields each format uses: the others are refused rather than stored and ignored.
+RETRY_FIELDS = {"rocketchat": ("maxRetries", "retryDelayMs"), "standard": ("retrySchedule",)}
 DEFAULTS: dict[str, Any] = {
     "format": "standard",
     "timeout_ms": 15_000,
@@ -151,6 +163,16 @@ DEFAULTS: dict[str, Any] = {
     "retry_delay_ms": 10_000,
 }
 REQUIRED = ("name", "url", "eventTypes")
+
+
+def _check_retry_fields(body: Mapping[str, Any], format_name: str) -> None:
+    for other, fields in RETRY_FIELDS.items():
+        given = [f for f in fields if f in body]
+        if other != format_name and given:
+            uses = " and ".join(RETRY_FIELDS[format_name])
+            raise _invalid(
+                f"{', '.join(given)}: not used by the {format_name} format, which retries by {uses}"
+            )
 
 
 def _changes(body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -199,8 +221,7 @@ def endpoint_json(row: Any, *, reveal_secret: bool = False) -> dict[str, Any]:
         "maxInFlight": row.max_in_flight,
         "ordered": bool(row.ordered),
         "enabled": bool(row.enabled),
-        "maxRetries": row.max_retries,
-        "retryDelayMs": row.retry_delay_ms,
+        **endpoint_from_row(row).format.policy.describe(),  # the retry fields of its format
         "secret": row.secret if reveal_secret else mask_secret(row.secret),
         "previousSecretExpiresAt": iso(expires) if rotating else None,
         "managedByIntegrationSettings": row.id == ROCKETCHAT_ENDPOINT_ID,
@@ -245,7 +266,9 @@ async def create_endpoint(
     db: Database, body: Any, *, allow_private_targets: bool, on_change: OnChange = None
 ) -> dict[str, Any]:
     """A new endpoint; the answer is the only one, with rotate-secret's, that shows the whole secret."""
-    values = {**DEFAULTS, **_changes(_body(body), creating=True)}
+    given = _body(body)
+    values = {**DEFAULTS, **_changes(given, creating=True)}
+    _check_retry_fields(given, values["format"])
     values.setdefault("secret", new_secret())
     await _guard(values["url"], allow_private_targets)
     endpoint_id = new_id()
@@ -280,11 +303,13 @@ async def update_endpoint(
     db: Database, endpoint_id: str, body: Any, *, allow_private_targets: bool, on_change: OnChange = None
 ) -> dict[str, Any]:
     """Change the given fields only."""
-    values = _changes(_body(body), creating=False)
+    given = _body(body)
+    values = _changes(given, creating=False)
     await _guard(values.get("url"), allow_private_targets)
     async with db.transaction() as uow:
-        await _row(uow.conn, endpoint_id)
+        row = await _row(uow.conn, endpoint_id)
         _refuse_managed(endpoint_id, "change")
+        _check_retry_fields(given, values.get("format", row.format))
         if values:
             await uow.conn.execute(
                 update(webhook_endpoints)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.storage.tables import webhook_endpoints
-
-Format = Literal["rocketchat", "standard"]
+from omnihook.webhooks.formats import EndpointFormat, make_format
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,13 +20,11 @@ class EndpointConfig:
     id: str
     name: str
     url: str
-    format: Format
+    format: EndpointFormat  # request, success rule and retry policy
     secret: str | None
     enabled: bool
     event_types: frozenset[str]
     timeout_ms: int
-    max_retries: int
-    retry_delay_ms: int
     max_in_flight: int
     ordered: bool
     # The secret replaced by a rotation, which still signs until `previous_secret_until`.
@@ -49,23 +46,31 @@ class EndpointConfig:
         return self.enabled and any(k in self.event_types for k in keys)
 
 
-def endpoint_from_row(row: Any) -> EndpointConfig:
+def endpoint_config(endpoint_id: str, columns: Mapping[str, Any]) -> EndpointConfig:
+    """The one place an endpoint is built: from its `webhook_endpoints` columns (missing ones default)."""
     return EndpointConfig(
-        id=row.id,
-        name=row.name,
-        url=row.url,
-        format=row.format,
-        secret=row.secret or None,
-        enabled=bool(row.enabled),
-        event_types=frozenset(row.event_types or ()),
-        timeout_ms=int(row.timeout_ms),
-        max_retries=int(row.max_retries),
-        retry_delay_ms=int(row.retry_delay_ms),
-        max_in_flight=max(1, int(row.max_in_flight)),
-        ordered=bool(row.ordered),
-        previous_secret=row.previous_secret or None,
-        previous_secret_until=row.previous_secret_expires_at,
+        id=endpoint_id,
+        name=columns["name"],
+        url=columns["url"],
+        format=make_format(
+            columns["format"],
+            max_retries=int(columns["max_retries"]),
+            retry_delay_ms=int(columns["retry_delay_ms"]),
+            retry_schedule=columns.get("retry_schedule"),
+        ),
+        secret=columns.get("secret") or None,
+        enabled=bool(columns["enabled"]),
+        event_types=frozenset(columns.get("event_types") or ()),
+        timeout_ms=int(columns["timeout_ms"]),
+        max_in_flight=max(1, int(columns.get("max_in_flight") or 1)),
+        ordered=bool(columns.get("ordered", True)),
+        previous_secret=columns.get("previous_secret") or None,
+        previous_secret_until=columns.get("previous_secret_expires_at"),
     )
+
+
+def endpoint_from_row(row: Any) -> EndpointConfig:
+    return endpoint_config(row.id, row._mapping)
 
 
 async def load_endpoints(conn: AsyncConnection) -> dict[str, EndpointConfig]:

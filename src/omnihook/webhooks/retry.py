@@ -1,19 +1,22 @@
 """What to do after an attempt: a policy object returns a decision (delivered, retry at, dead).
 
 Rocket.Chat format (the seed): success is status 200 exactly; anything else, a timeout or a
-connection error is retried `max_retries` times, `retry_delay_ms` apart. Standard format: any 2xx
-succeeds; an exponential schedule with jitter, `Retry-After` honoured within bounds; 410 gives up.
+connection error is retried `max_retries` times, `delay` apart. Standard format: any 2xx succeeds;
+a schedule with jitter, `Retry-After` honoured within bounds; 410 gives up.
+
+Policies are pure and cannot be fooled by what a receiver answers: a `Retry-After` that is not ASCII
+digits or an HTTP date is ignored (and said so in the decision's `note`), a huge one is clamped.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
-from omnihook.webhooks.endpoints import EndpointConfig
 from omnihook.webhooks.transport import Outcome
 
 
@@ -25,6 +28,8 @@ class Delivered:
 @dataclass(frozen=True)
 class RetryAt:
     at: datetime
+    # Something in the answer the policy could not use (a bad Retry-After): logged once per delivery.
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class RetryPolicy(Protocol):
         """`attempt` is the number of the attempt just made, from 1."""
         ...
 
+    def describe(self) -> dict[str, object]:
+        """The policy's settings as the endpoints API shows them."""
+        ...
+
 
 @dataclass(frozen=True)
 class RocketChatPolicy:
@@ -52,6 +61,9 @@ class RocketChatPolicy:
         if attempt > self.max_retries:
             return Dead(f"no 200 after {attempt} attempts")
         return RetryAt(now + self.delay)
+
+    def describe(self) -> dict[str, object]:
+        return {"maxRetries": self.max_retries, "retryDelayMs": int(self.delay / timedelta(milliseconds=1))}
 
 
 STANDARD_SCHEDULE = (
@@ -81,25 +93,37 @@ class StandardPolicy:
             return Dead(f"no 2xx after {attempt} attempts")
         delay = self.schedule[attempt - 1]
         delay *= 1 + random.uniform(-self.jitter, self.jitter)
-        asked = _retry_after(outcome.retry_after, now)
-        if asked is not None and status in (429, 503):
-            delay = max(delay, min(asked, MAX_RETRY_AFTER))
-        return RetryAt(now + delay)
+        note = None
+        if status in (429, 503) and (value := outcome.retry_after) is not None:
+            asked = parse_retry_after(value, now)
+            if asked is None:
+                note = f"ignored Retry-After {value[:40]!r}: neither whole seconds nor an HTTP date"
+            else:
+                delay = max(delay, min(asked, MAX_RETRY_AFTER))
+        return RetryAt(now + delay, note)
+
+    def describe(self) -> dict[str, object]:
+        return {"retrySchedule": [int(step.total_seconds()) for step in self.schedule]}
 
 
-def _retry_after(value: str | None, now: datetime) -> timedelta | None:
-    if not value:
+_DELAY_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+# More digits than this is more than a century: clamped without building a huge number.
+_MAX_DIGITS = 10
+
+
+def parse_retry_after(value: str, now: datetime) -> timedelta | None:
+    """RFC 9110's Retry-After: ASCII delay-seconds or an HTTP date; None when it is neither."""
+    value = value.strip(" \t")
+    if _DELAY_SECONDS.fullmatch(value):
+        if len(value.lstrip("0")) > _MAX_DIGITS:
+            return MAX_RETRY_AFTER
+        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    if not value.isascii() or len(value) > 64:
         return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value.strip()))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:  # "-0000": UTC, with no claim about the local zone
+            when = when.replace(tzinfo=UTC)
+        return min(max(timedelta(0), when - now), MAX_RETRY_AFTER)
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(timedelta(0), when - now)
-
-
-def policy_for(endpoint: EndpointConfig) -> RetryPolicy:
-    if endpoint.format == "standard":
-        return StandardPolicy()
-    return RocketChatPolicy(endpoint.max_retries, timedelta(milliseconds=endpoint.retry_delay_ms))

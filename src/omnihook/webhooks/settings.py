@@ -27,9 +27,8 @@ from omnihook.webhooks.catalog import (
     EventType,
     IntegrationSetting,
 )
-from omnihook.webhooks.endpoints import EndpointConfig
+from omnihook.webhooks.endpoints import EndpointConfig, endpoint_config
 from omnihook.webhooks.payloads import dumps, sample_payload
-from omnihook.webhooks.signing import build_request
 from omnihook.webhooks.ssrf import TargetRefused, check_url
 from omnihook.webhooks.transport import Outcome, Transport
 
@@ -206,7 +205,7 @@ async def send_test(db: Database, transport: Transport) -> Outcome:
         )
     endpoint = endpoint_from_values(values)
     now = utcnow()
-    request = build_request(
+    request = endpoint.format.request(
         endpoint,
         delivery_id=f"test_{new_id(24)}",
         event_type=EventType.SESSION.value,
@@ -229,18 +228,6 @@ async def send_test(db: Database, transport: Transport) -> Outcome:
 
 
 def endpoint_from_values(values: Mapping[str, Any]) -> EndpointConfig:
-    row = endpoint_values(values)
-    return EndpointConfig(
-        id=ROCKETCHAT_ENDPOINT_ID,
-        name=row["name"],
-        url=row["url"],
-        format="rocketchat",
-        secret=row["secret"],
-        enabled=row["enabled"],
-        event_types=frozenset(row["event_types"]),
-        timeout_ms=row["timeout_ms"],
-        max_retries=row["max_retries"],
-        retry_delay_ms=row["retry_delay_ms"],
-        max_in_flight=ROCKETCHAT_MAX_IN_FLIGHT,
-        ordered=True,
+    return endpoint_config(
+        ROCKETCHAT_ENDPOINT_ID, {**endpoint_values(values), "max_in_flight": ROCKETCHAT_MAX_IN_FLIGHT}
     )

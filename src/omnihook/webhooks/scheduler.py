@@ -1,0 +1,181 @@
+"""Who sends what next, in memory: each endpoint's slots, the fair share of a claim, a room's chain.
+
+No SQL and no network: the dispatcher asks the scheduler what to claim, hands it what was claimed, and
+takes items from it for its senders.
+
+- Each endpoint has its own slots (`max_in_flight`) and a local queue up to `prefetch` times that; a
+  slow endpoint fills only its own slots, and is not claimed for again until it has news.
+- An endpoint is claimed for only when it may have something new (`dirty`): a delivery for it, a
+  result, a due time, a poll. A claim that came back short is not repeated until then.
+- When a room's head is delivered or dies, its next delivery is taken at once (`chain_keys`), in the
+  transaction that records the head, instead of waiting for a claim round.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from omnihook.webhooks.endpoints import EndpointConfig
+from omnihook.webhooks.queue_store import Claimed
+
+
+@dataclass
+class Slots:
+    queue: deque[Claimed] = field(default_factory=deque)
+    in_flight: int = 0
+    senders: int = 0
+    # More may be due than was claimed: senders ask for a claim round as the queue runs low.
+    backlogged: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimPlan:
+    wants: dict[str, int]  # endpoint -> how many to claim
+    asked: frozenset[str]  # every endpoint that had room, met by the budget or not
+
+
+class Scheduler:
+    def __init__(self, *, prefetch: int = 4, global_cap: int = 1024) -> None:
+        self.prefetch = prefetch
+        self.global_cap = global_cap
+        self.endpoints: Mapping[str, EndpointConfig] = {}
+        self.slots: dict[str, Slots] = {}
+        self._dirty: set[str] = set()
+        self._all_dirty = True
+
+    # --- what to claim ------------------------------------------------------------------------
+
+    def mark(self, endpoint_ids: Iterable[str] | None = None) -> None:
+        """These endpoints (or all, for None) may have something new to claim."""
+        if endpoint_ids is None:
+            self._all_dirty = True
+        else:
+            self._dirty.update(endpoint_ids)
+
+    def held(self) -> int:
+        return sum(len(s.queue) + s.in_flight for s in self.slots.values())
+
+    def _room(self, endpoint: EndpointConfig, slots: Slots) -> int:
+        return endpoint.max_in_flight * self.prefetch - len(slots.queue) - slots.in_flight
+
+    def plan_claim(self) -> ClaimPlan:
+        """What each endpoint that may have news has room for, within the global budget."""
+        dirty, all_dirty = self._dirty, self._all_dirty
+        self._dirty, self._all_dirty = set(), False
+        asks: dict[str, int] = {}
+        for endpoint in self.endpoints.values():
+            if not endpoint.enabled or not (all_dirty or endpoint.id in dirty):
+                continue
+            slots = self.slots.setdefault(endpoint.id, Slots())
+            room = self._room(endpoint, slots)
+            if (slots.queue and room < endpoint.max_in_flight // 2) or room <= 0:
+                slots.backlogged = True  # enough in hand for now: claim when the queue runs low
+                continue
+            asks[endpoint.id] = room
+        return ClaimPlan(fair_share(asks, self.global_cap - self.held()), frozenset(asks))
+
+    def claimed(self, plan: ClaimPlan, items: list[Claimed]) -> set[str]:
+        """Queue what a claim returned; returns the endpoints whose claim came back full."""
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + 1
+        full = {e for e, want in plan.wants.items() if counts.get(e, 0) >= want}
+        for endpoint_id in plan.wants:
+            self.slots.setdefault(endpoint_id, Slots()).backlogged = endpoint_id in full
+        # There may be more where a claim came back full, and asks the budget could not meet stay.
+        self._dirty.update(full)
+        self._dirty.update(e for e in plan.asked if e not in plan.wants)
+        self.enqueue(items)
+        return full
+
+    def chain_keys(self, finished: Iterable[Claimed]) -> dict[str, list[str]]:
+        """The queues whose head just finished and whose next row there is room to take now."""
+        keys: dict[str, list[str]] = {}
+        for item in finished:
+            if item.ordering_key != item.id:  # an unordered delivery is a queue of its own
+                keys.setdefault(item.endpoint_id, []).append(item.ordering_key)
+        wanted: dict[str, list[str]] = {}
+        for endpoint_id, endpoint_keys in keys.items():
+            endpoint, slots = self.endpoints.get(endpoint_id), self.slots.get(endpoint_id)
+            if endpoint is None or not endpoint.enabled or slots is None:
+                continue
+            room = self._room(endpoint, slots)
+            if room < len(endpoint_keys):  # no room for all: a claim round takes the rest
+                slots.backlogged = True
+            if room > 0:
+                wanted[endpoint_id] = endpoint_keys[:room]
+        return wanted
+
+    # --- what to send -------------------------------------------------------------------------
+
+    def enqueue(self, items: Iterable[Claimed]) -> None:
+        for item in items:
+            self.slots.setdefault(item.endpoint_id, Slots()).queue.append(item)
+
+    def senders_wanted(self, endpoint_id: str) -> int:
+        """How many more senders the endpoint's queue needs (each one drains it)."""
+        slots, endpoint = self.slots.get(endpoint_id), self.endpoints.get(endpoint_id)
+        if slots is None or endpoint is None or not endpoint.enabled:
+            return 0
+        return max(0, min(len(slots.queue), endpoint.max_in_flight) - slots.senders)
+
+    def next_item(self, endpoint_id: str) -> tuple[EndpointConfig, Claimed] | None:
+        """The next delivery for a sender of this endpoint, now in flight; None when there is none."""
+        slots, endpoint = self.slots[endpoint_id], self.endpoints.get(endpoint_id)
+        if not slots.queue or endpoint is None or not endpoint.enabled:
+            return None
+        slots.in_flight += 1
+        return endpoint, slots.queue.popleft()
+
+    def sent(self, endpoint_id: str) -> bool:
+        """A send finished; True when the endpoint should be claimed for (its queue runs low)."""
+        slots = self.slots[endpoint_id]
+        slots.in_flight -= 1
+        endpoint = self.endpoints.get(endpoint_id)
+        low = endpoint is not None and len(slots.queue) < endpoint.max_in_flight
+        return slots.backlogged and low
+
+    def in_flight(self) -> int:
+        return sum(s.in_flight for s in self.slots.values())
+
+    def drain(self) -> list[Claimed]:
+        """Everything queued and not yet sent (to give back on stop, or for a disabled endpoint)."""
+        items = [item for slots in self.slots.values() for item in slots.queue]
+        for slots in self.slots.values():
+            slots.queue.clear()
+        return items
+
+    def drain_disabled(self) -> list[Claimed]:
+        """What is queued for endpoints that are gone or disabled: to give back."""
+        items: list[Claimed] = []
+        for endpoint_id, slots in self.slots.items():
+            endpoint = self.endpoints.get(endpoint_id)
+            if slots.queue and (endpoint is None or not endpoint.enabled):
+                items.extend(slots.queue)
+                slots.queue.clear()
+        return items
+
+
+def fair_share(asks: dict[str, int], budget: int) -> dict[str, int]:
+    """Split `budget` between endpoints: small asks are met in full, the rest share what is left equally.
+
+    Served in a fixed order instead, the first endpoints' asks (renewed every round, even when they have
+    nothing due) would take the whole budget and the endpoints after them would never be claimed for.
+    """
+    shares: dict[str, int] = {}
+    waiting = sorted(asks.items(), key=lambda item: item[1])
+    while waiting and budget > 0:
+        equal = budget // len(waiting)
+        if equal == 0:  # fewer slots than endpoints: one each, as far as they go
+            shares.update((key, 1) for key, _ in waiting[:budget])
+            break
+        key, ask = waiting[0]
+        if ask > equal:
+            shares.update((key, equal) for key, _ in waiting)
+            break
+        shares[key] = ask
+        budget -= ask
+        waiting.pop(0)
+    return shares

@@ -1,0 +1,91 @@
+"""The scheduler alone: what each endpoint is claimed for, how its slots are filled, a room's chain."""
+
+from __future__ import annotations
+
+from omnihook.webhooks.endpoints import EndpointConfig
+from omnihook.webhooks.scheduler import Scheduler
+from tests.unit.engine_parts import claimed, endpoint
+
+
+def scheduler(*endpoints: EndpointConfig, prefetch: int = 2, global_cap: int = 1024) -> Scheduler:
+    s = Scheduler(prefetch=prefetch, global_cap=global_cap)
+    s.endpoints = {e.id: e for e in endpoints}
+    return s
+
+
+def test_a_first_round_asks_every_enabled_endpoint_for_its_slots_times_the_prefetch() -> None:
+    s = scheduler(
+        endpoint("a", max_in_flight=4), endpoint("b", max_in_flight=1), endpoint("off", enabled=False)
+    )
+    plan = s.plan_claim()
+    assert plan.wants == {"a": 8, "b": 2}
+
+
+def test_an_endpoint_is_asked_again_only_when_it_has_news() -> None:
+    s = scheduler(endpoint("a"), endpoint("b"))
+    s.claimed(s.plan_claim(), [])  # both came back short
+    assert s.plan_claim().wants == {}
+    s.mark(["b"])
+    assert set(s.plan_claim().wants) == {"b"}
+    s.mark()
+    assert set(s.plan_claim().wants) == {"a", "b"}
+
+
+def test_a_claim_that_came_back_full_is_repeated_and_marks_the_endpoint_backlogged() -> None:
+    s = scheduler(endpoint("a", max_in_flight=1), prefetch=2)
+    plan = s.plan_claim()
+    full = s.claimed(plan, [claimed(1, endpoint_id="a", room="r1"), claimed(2, endpoint_id="a", room="r2")])
+    assert full == {"a"} and s.slots["a"].backlogged
+    assert len(s.slots["a"].queue) == 2
+    assert s.plan_claim().wants == {}  # its queue is full: nothing more until it runs low
+
+
+def test_the_global_budget_is_shared_fairly_and_unmet_asks_stay_for_the_next_round() -> None:
+    s = scheduler(*(endpoint(f"e{i}", max_in_flight=8) for i in range(4)), prefetch=1, global_cap=10)
+    plan = s.plan_claim()
+    assert sorted(plan.wants.values()) == [2, 2, 2, 2]
+    assert plan.asked == {"e0", "e1", "e2", "e3"}
+    assert set(plan.wants) == {"e0", "e1", "e2", "e3"}
+
+
+def test_senders_never_exceed_an_endpoints_slots_and_items_leave_the_queue_in_order() -> None:
+    s = scheduler(endpoint("a", max_in_flight=2), prefetch=4)
+    s.enqueue(claimed(n, endpoint_id="a", room=f"r{n}") for n in range(1, 6))
+    assert s.senders_wanted("a") == 2
+    s.slots["a"].senders = 2
+    assert s.senders_wanted("a") == 0
+    taken = [s.next_item("a") for _ in range(2)]
+    assert [item.seq for _, item in filter(None, taken)] == [1, 2]
+    assert s.in_flight() == 2
+
+
+def test_a_disabled_endpoint_gets_no_item_and_its_queue_is_given_back() -> None:
+    s = scheduler(endpoint("a"))
+    s.enqueue([claimed(1, endpoint_id="a")])
+    s.endpoints = {"a": endpoint("a", enabled=False)}
+    assert s.next_item("a") is None and s.senders_wanted("a") == 0
+    assert [i.seq for i in s.drain_disabled()] == [1]
+    assert not s.slots["a"].queue
+
+
+def test_a_finished_head_chains_its_rooms_next_delivery_where_there_is_room() -> None:
+    s = scheduler(endpoint("a", max_in_flight=1), prefetch=2)
+    s.plan_claim()
+    finished = [claimed(n, endpoint_id="a", room=f"r{n}") for n in (1, 2, 3)]
+    assert s.chain_keys(finished) == {"a": ["r1", "r2"]}  # room for two
+    assert s.slots["a"].backlogged  # the third waits for a claim round
+
+
+def test_an_unordered_delivery_has_no_chain() -> None:
+    s = scheduler(endpoint("a"))
+    s.plan_claim()
+    assert s.chain_keys([claimed(1, endpoint_id="a", room=None)]) == {}
+
+
+def test_the_end_of_a_send_asks_for_a_claim_when_a_backlogged_queue_runs_low() -> None:
+    s = scheduler(endpoint("a", max_in_flight=2), prefetch=2)
+    plan = s.plan_claim()
+    s.claimed(plan, [claimed(n, endpoint_id="a", room=f"r{n}") for n in range(1, 5)])
+    for _ in range(3):
+        s.next_item("a")
+    assert s.sent("a") is True  # one left in the queue, fewer than the slots
