@@ -75,6 +75,9 @@ async def test_an_endpoint_is_created_with_defaults_and_a_generated_secret_shown
     assert created["timeoutMs"] == 15000 and created["maxInFlight"] == 16
     assert created["ordered"] is True and created["enabled"] is True
     assert created["eventTypes"] == ["Message"]
+    # the standard schedule, and none of the Rocket.Chat format's retry fields
+    assert created["retrySchedule"] == [5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert "maxRetries" not in created and "retryDelayMs" not in created
     secret = created["secret"]
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24
 
@@ -83,6 +86,30 @@ async def test_an_endpoint_is_created_with_defaults_and_a_generated_secret_shown
     assert {**fetched, "secret": secret} == created
     [entry] = await listed(client, admin)
     assert entry == fetched
+
+
+async def test_each_format_takes_and_shows_only_its_own_retry_fields(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    standard = await create(client, admin, retrySchedule=[10, 60, 600])
+    assert standard["retrySchedule"] == [10, 60, 600]
+    rocketchat = await create(client, admin, format="rocketchat", maxRetries=2, retryDelayMs=500)
+    assert (rocketchat["maxRetries"], rocketchat["retryDelayMs"]) == (2, 500)
+    assert "retrySchedule" not in rocketchat
+    for body, url, named in [
+        ({"maxRetries": 3}, f"{ENDPOINTS}/{standard['_id']}", "maxRetries"),
+        ({"retrySchedule": [1]}, f"{ENDPOINTS}/{rocketchat['_id']}", "retrySchedule"),
+        ({"retrySchedule": []}, f"{ENDPOINTS}/{standard['_id']}", "retrySchedule"),
+        ({"retrySchedule": [0]}, f"{ENDPOINTS}/{standard['_id']}", "retrySchedule[0]"),
+        (b'{"retrySchedule": [1, 1e999]}', f"{ENDPOINTS}/{standard['_id']}", "retrySchedule[1]"),
+        ({"retrySchedule": [1] * 21}, f"{ENDPOINTS}/{standard['_id']}", "retrySchedule"),
+        ({"retrySchedule": "5,10"}, f"{ENDPOINTS}/{standard['_id']}", "retrySchedule"),
+    ]:
+        assert named in (await refused(client, "PATCH", url, admin, body))["error"]
+    changed = await client.patch(
+        f"{ENDPOINTS}/{standard['_id']}", json={"retrySchedule": [1, 2]}, headers=admin
+    )
+    assert changed.json()["endpoint"]["retrySchedule"] == [1, 2]
 
 
 async def test_a_given_secret_is_kept_and_other_endpoints_get_their_own(
