@@ -3,106 +3,33 @@ database is away. The deliveries are set up as the queue store leaves them: pend
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from omnihook.domain.clock import utcnow
 from omnihook.storage.database import Database
-from omnihook.storage.tables import deliveries, delivery_attempts, webhook_endpoints, webhook_events
+from omnihook.storage.tables import deliveries, delivery_attempts
 from omnihook.webhooks.fake_transport import FakeTransport, Reply
 from omnihook.webhooks.queue_store import Claimed, QueueStore
 from omnihook.webhooks.recorder import Recorder
 from omnihook.webhooks.retry import RetryAt
+from omnihook.webhooks.scheduler import ChainPlan
 from omnihook.webhooks.sender import Result, Sender
+from tests.engine_db import LEASE, OWNER, db, leased
 from tests.unit.engine_parts import endpoint
 
-OWNER = "test-dispatcher"
-LEASE = timedelta(seconds=30)
+__all__ = ["db"]  # the fixture
 
 
 class NoChain:
-    def chain_keys(self, finished: list[Claimed]) -> dict[str, list[str]]:
-        return {}
+    def chain(self, finished: list[Claimed]) -> ChainPlan:
+        return ChainPlan({}, {})
 
     def lease_ends(self, endpoint_ids: Iterable[str], now: datetime) -> dict[str, datetime]:
         return {}
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, pool_size=2)
-    now = utcnow()
-    async with database.engine.begin() as conn:
-        await conn.execute(
-            insert(webhook_endpoints).values(
-                id="e1",
-                name="e1",
-                url="https://e1.example/hook",
-                format="rocketchat",
-                enabled=True,
-                event_types=["Message"],
-                timeout_ms=5000,
-                max_retries=3,
-                retry_delay_ms=10_000,
-                max_in_flight=4,
-                ordered=True,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await conn.execute(
-            insert(webhook_events).values(
-                id="ev1", type="Message", room_id=None, payload="{}", created_at=now
-            )
-        )
-    yield database
-    await database.dispose()
-
-
-async def leased(db: Database, count: int) -> list[Claimed]:
-    now = utcnow()
-    rows = [
-        {
-            "id": f"msg_{n}",
-            "event_id": "ev1",
-            "endpoint_id": "e1",
-            "event_type": "Message",
-            "room_id": None,
-            "ordering_key": f"msg_{n}",
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now + LEASE,
-            "lease_until": now + LEASE,
-            "lease_owner": OWNER,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for n in range(count)
-    ]
-    async with db.engine.begin() as conn:
-        await conn.execute(insert(deliveries), rows)
-        seqs = {r.id: r.seq for r in await conn.execute(select(deliveries.c.id, deliveries.c.seq))}
-    return [
-        Claimed(
-            seq=seqs[f"msg_{n}"],
-            id=f"msg_{n}",
-            endpoint_id="e1",
-            event_type="Message",
-            room_id=None,
-            ordering_key=f"msg_{n}",
-            attempts=0,
-            budget_start=0,
-            lease_until=now + LEASE,
-            event_created_at=now,
-            payload="{}",
-        )
-        for n in range(count)
-    ]
 
 
 async def sent(items: list[Claimed], *replies: Reply) -> list[Result]:

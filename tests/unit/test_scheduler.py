@@ -54,8 +54,8 @@ def test_senders_never_exceed_an_endpoints_slots_and_items_leave_the_queue_in_or
     assert s.senders_wanted("a") == 2
     s.slots["a"].senders = 2
     assert s.senders_wanted("a") == 0
-    taken = [s.next_item("a") for _ in range(2)]
-    assert [item.seq for _, item in filter(None, taken)] == [1, 2]
+    taken = [s.next_run("a") for _ in range(2)]
+    assert [[i.seq for i in run] for _, run in filter(None, taken)] == [[1], [2]]
     assert s.in_flight() == 2
 
 
@@ -63,7 +63,7 @@ def test_a_disabled_endpoint_gets_no_item_and_its_queue_is_given_back() -> None:
     s = scheduler(endpoint("a"))
     s.enqueue([claimed(1, endpoint_id="a")])
     s.endpoints = {"a": endpoint("a", enabled=False)}
-    assert s.next_item("a") is None and s.senders_wanted("a") == 0
+    assert s.next_run("a") is None and s.senders_wanted("a") == 0
     assert [i.seq for i in s.drain_disabled()] == [1]
     assert not s.slots["a"].queue
 
@@ -72,20 +72,39 @@ def test_a_finished_head_chains_its_rooms_next_delivery_where_there_is_room() ->
     s = scheduler(endpoint("a", max_in_flight=1), prefetch=2)
     s.plan_claim()
     finished = [claimed(n, endpoint_id="a", room=f"r{n}") for n in (1, 2, 3)]
-    assert s.chain_keys(finished) == {"a": ["r1", "r2"]}  # room for two
+    plan = s.chain(finished)
+    assert plan.keys == {"a": ["r1", "r2"]} and plan.wants == {"a": 2}  # room for two
     assert s.slots["a"].backlogged  # the third waits for a claim round
 
 
 def test_an_unordered_delivery_has_no_chain() -> None:
     s = scheduler(endpoint("a"))
     s.plan_claim()
-    assert s.chain_keys([claimed(1, endpoint_id="a", room=None)]) == {}
+    assert s.chain([claimed(1, endpoint_id="a", room=None)]).keys == {}
+
+
+def test_a_run_is_one_sender_s_work_counted_by_its_deliveries_and_chains_only_at_its_end() -> None:
+    s = scheduler(endpoint("a", max_in_flight=2), prefetch=4)  # room for 8
+    head = claimed(1, endpoint_id="a")
+    head.followers = [claimed(n, endpoint_id="a") for n in (2, 3, 4)]
+    head.ends_run = False
+    for item in head.followers[:-1]:
+        item.ends_run = False
+    s.claimed(s.plan_claim(), [head])
+    assert s.senders_wanted("a") == 1  # one room, one sender
+    taken = s.next_run("a")
+    assert taken is not None and [i.seq for i in taken[1]] == [1, 2, 3, 4]
+    assert s.in_flight() == 4
+    assert s.chain(head.run[:3]).keys == {}  # the run goes on
+    assert s.chain(head.run[3:]).keys == {"a": ["r1"]}
+    assert s.chain(head.run[3:]).wants == {"a": 4}
 
 
 def test_the_end_of_a_send_asks_for_a_claim_when_a_backlogged_queue_runs_low() -> None:
     s = scheduler(endpoint("a", max_in_flight=2), prefetch=2)
     plan = s.plan_claim()
     s.claimed(plan, [claimed(n, endpoint_id="a", room=f"r{n}") for n in range(1, 5)])
-    for _ in range(3):
-        s.next_item("a")
-    assert s.sent("a") is True  # one left in the queue, fewer than the slots
+    runs = [s.next_run("a") for _ in range(3)]
+    first = runs[0]
+    assert first is not None
+    assert s.sent("a", first[1]) is True  # one left in the queue, fewer than the slots

@@ -24,13 +24,13 @@ from omnihook.domain.clock import utcnow
 from omnihook.domain.ids import new_id
 from omnihook.storage.database import Database
 from omnihook.storage.notify import Listener
-from omnihook.webhooks.endpoints import EndpointCache
+from omnihook.webhooks.endpoints import EndpointCache, EndpointConfig
 from omnihook.webhooks.outbox import DELIVERIES_CHANNEL
 from omnihook.webhooks.queue_store import Claimed, QueueStore
 from omnihook.webhooks.recorder import Recorder
 from omnihook.webhooks.retention import prune_delivered
-from omnihook.webhooks.retry import RetryAt
-from omnihook.webhooks.scheduler import Scheduler
+from omnihook.webhooks.retry import Dead, Delivered, RetryAt
+from omnihook.webhooks.scheduler import ChainPlan, Scheduler
 from omnihook.webhooks.sender import LEASE_MARGIN, Result, Sender, released
 from omnihook.webhooks.settings import ENDPOINTS_CHANNEL
 from omnihook.webhooks.transport import Transport
@@ -54,6 +54,7 @@ class Dispatcher:
         poll_interval: float = 1.0,
         prefetch: int = 4,
         global_cap: int = 1024,
+        run_length: int = 32,
         retention: timedelta | None = None,
     ) -> None:
         self.db = db
@@ -63,7 +64,7 @@ class Dispatcher:
         self.retention = retention
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{new_id(8)}"
         self.store = QueueStore(db, self.owner)
-        self.scheduler = Scheduler(prefetch=prefetch, global_cap=global_cap)
+        self.scheduler = Scheduler(prefetch=prefetch, global_cap=global_cap, run_length=run_length)
         self.sender = Sender(transport)
         self.recorder = Recorder(self.store, lease=lease)
         self._wake = asyncio.Event()
@@ -159,7 +160,10 @@ class Dispatcher:
         sleep = self.poll_interval
         now = utcnow()
         async with self.store.transaction() as conn:
-            claimed = await self.store.claim(conn, plan.wants, self.lease_ends(plan.wants, now), now)
+            ends = self.lease_ends(plan.wants, now)
+            claimed = await self.store.claim(
+                conn, plan.wants, ends, now, run_length=self.scheduler.run_length
+            )
             full = self.scheduler.claimed(plan, claimed)
             # Where the walk ran out of due rows, what it stepped over waits behind a retrying head.
             await self.store.park_blocked(conn, [e for e in plan.wants if e not in full], now)
@@ -179,8 +183,8 @@ class Dispatcher:
             ends[endpoint_id] = now + self.lease + timeout + 2 * LEASE_MARGIN
         return ends
 
-    def chain_keys(self, finished: list[Claimed]) -> dict[str, list[str]]:
-        return {} if self._stopping else self.scheduler.chain_keys(finished)
+    def chain(self, finished: list[Claimed]) -> ChainPlan:
+        return ChainPlan({}, {}) if self._stopping else self.scheduler.chain(finished)
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -197,20 +201,33 @@ class Dispatcher:
 
     async def _sender(self, endpoint_id: str) -> None:
         try:
-            while not self._stopping and (next_item := self.scheduler.next_item(endpoint_id)) is not None:
-                endpoint, item = next_item
+            while not self._stopping and (next_run := self.scheduler.next_run(endpoint_id)) is not None:
+                endpoint, run = next_run
                 try:
-                    result = await self.sender.send(endpoint, item)
-                except asyncio.CancelledError:
-                    self._push(released(item))
-                    raise
+                    await self._send_run(endpoint, run)
                 finally:
-                    wants_claim = self.scheduler.sent(endpoint_id)
-                self._push(result)
+                    wants_claim = self.scheduler.sent(endpoint_id, run)
                 if wants_claim:
                     self.wake((endpoint_id,))  # there is more to claim: before the slots run dry
         finally:
             self.scheduler.slots[endpoint_id].senders -= 1
+
+    async def _send_run(self, endpoint: EndpointConfig, run: list[Claimed]) -> None:
+        """A room's deliveries one after another, each as soon as the one before succeeded (or died);
+        after a failure the rest go back, to follow the retry in order."""
+        for n, item in enumerate(run):
+            if self._stopping:
+                self._push(*(released(rest) for rest in run[n:]))
+                return
+            try:
+                result = await self.sender.send(endpoint, item)
+            except asyncio.CancelledError:
+                self._push(*(released(rest) for rest in run[n:]))
+                raise
+            self._push(result)
+            if not isinstance(result.decision, Delivered | Dead):
+                self._push(*(released(rest) for rest in run[n + 1 :]))
+                return
 
     def _push(self, *results: Result) -> None:
         if results:

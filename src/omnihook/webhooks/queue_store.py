@@ -8,10 +8,13 @@
   still the writer's (`lease_owner`).
 - Rows queued behind a head that waits for a retry carry the head's retry time (parked), so the walk
   over due rows stays short.
+- Where the budget allows, a head is claimed with the rows behind it in its room (a run), so that a
+  busy room's next request can go out as soon as the one before succeeds.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Integer, bindparam, column, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter
 
@@ -42,6 +45,22 @@ class Claimed:
     lease_until: datetime
     event_created_at: datetime
     payload: str
+    # A run: the head of a room's queue carries the room's next deliveries, claimed with it and sent
+    # one after another by one sender; `ends_run` marks the last, whose end takes the room's next run.
+    followers: list[Claimed] = field(default_factory=list)
+    ends_run: bool = True
+
+    @property
+    def run(self) -> list[Claimed]:
+        return [self, *self.followers]
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    endpoint_id: str
+    ordering_key: str
+    id: str
 
 
 @dataclass(frozen=True)
@@ -102,8 +121,11 @@ class QueueStore:
         wants: Mapping[str, int],
         lease_ends: Mapping[str, datetime],
         now: datetime,
+        *,
+        run_length: int = 1,
     ) -> list[Claimed]:
-        """For every endpoint, the due heads of its queues, oldest first, up to its `want`; leased."""
+        """For every endpoint, the due heads of its queues, oldest first, up to its `want` rows in all;
+        leased. Heads come first; what is left of a `want` goes to runs of up to `run_length`."""
         params: dict[str, Any] = {"now": now}
         parts = []
         for n, (endpoint_id, want) in enumerate(wants.items()):
@@ -111,8 +133,8 @@ class QueueStore:
             # A row is a head when nothing older is pending in its queue. The literal status lets
             # SQLite use the partial indexes of pending rows.
             parts.append(
-                f"""SELECT seq FROM (
-                    SELECT d.seq FROM deliveries d
+                f"""SELECT seq, id, endpoint_id, ordering_key FROM (
+                    SELECT d.seq, d.id, d.endpoint_id, d.ordering_key FROM deliveries d
                     WHERE d.status = 'pending' AND d.endpoint_id = :e{n} AND d.next_attempt_at <= :now
                     AND NOT EXISTS (
                         SELECT 1 FROM deliveries p
@@ -125,8 +147,60 @@ class QueueStore:
         if not parts:
             return []
         query = text(" UNION ALL ".join(parts)).bindparams(_now())
-        seqs = [row.seq for row in await conn.execute(query, params)]
-        return await self._take(conn, seqs, lease_ends, now)
+        heads = [Head(r.seq, r.endpoint_id, r.ordering_key, r.id) for r in await conn.execute(query, params)]
+        followers = await self._followers(conn, heads, wants, run_length, now)
+        return await self._take(conn, [h.seq for h in heads], lease_ends, now, followers=followers)
+
+    async def _followers(
+        self,
+        conn: AsyncConnection,
+        heads: list[Head],
+        wants: Mapping[str, int],
+        run_length: int,
+        now: datetime,
+    ) -> dict[int, list[int]]:
+        """head seq -> the seqs behind it in its room that share its run (contiguous, due, unleased):
+        each endpoint's `want` less its heads, shared between its ordered heads."""
+        by_endpoint: dict[str, list[Head]] = {}
+        for head in heads:
+            by_endpoint.setdefault(head.endpoint_id, []).append(head)
+        params: dict[str, Any] = {}
+        parts: list[str] = []
+        for endpoint_id, endpoint_heads in by_endpoint.items():
+            ordered = [h for h in endpoint_heads if h.ordering_key != h.id]
+            spare = wants.get(endpoint_id, 0) - len(endpoint_heads)
+            if not ordered or spare <= 0 or run_length <= 1:
+                continue
+            each = min(run_length - 1, spare // len(ordered))
+            for head in ordered[: _MAX_RUN_QUERIES - len(parts)] if each > 0 else []:
+                n = len(parts)
+                params.update(
+                    {f"e{n}": endpoint_id, f"k{n}": head.ordering_key, f"s{n}": head.seq, f"l{n}": each}
+                )
+                parts.append(
+                    f"""SELECT * FROM (
+                        SELECT CAST(:s{n} AS BIGINT) AS head, f.seq, f.next_attempt_at, f.lease_owner FROM deliveries f
+                        WHERE f.status = 'pending' AND f.endpoint_id = :e{n} AND f.ordering_key = :k{n}
+                        AND f.seq > CAST(:s{n} AS BIGINT) ORDER BY f.seq LIMIT :l{n}
+                    ) AS r{n}"""
+                )
+        if not parts:
+            return {}
+        query = text(" UNION ALL ".join(parts)).columns(
+            column("head", Integer),
+            column("seq", Integer),
+            deliveries.c.next_attempt_at,
+            column("lease_owner"),
+        )
+        runs: dict[int, list[int]] = {}
+        stopped: set[int] = set()
+        for row in await conn.execute(query, params):
+            # A row that is not due or is held ends the run there: the rows after it wait, in order.
+            if row.head in stopped or row.next_attempt_at > now or row.lease_owner is not None:
+                stopped.add(row.head)
+                continue
+            runs.setdefault(row.head, []).append(row.seq)
+        return runs
 
     async def park_blocked(self, conn: AsyncConnection, endpoint_ids: list[str], now: datetime) -> None:
         """Give due rows queued behind a head that waits for its retry that head's retry time.
@@ -165,8 +239,12 @@ class QueueStore:
         keys: Mapping[str, list[str]],
         lease_ends: Mapping[str, datetime],
         now: datetime,
+        *,
+        wants: Mapping[str, int] | None = None,
+        run_length: int = 1,
     ) -> list[Claimed]:
-        """Lease the due heads of the given queues (each endpoint's ordering keys), straight from the index."""
+        """Lease the due heads of the given queues (each endpoint's ordering keys), straight from the index,
+        with runs behind them within `wants` rows an endpoint."""
         if not keys:
             return []
         params: dict[str, Any] = {"now": now}
@@ -176,22 +254,32 @@ class QueueStore:
             params[f"e{n}"], params[f"k{n}"] = endpoint_id, endpoint_keys
             expanding.append(bindparam(f"k{n}", expanding=True))
             parts.append(
-                f"""SELECT d.seq FROM deliveries d WHERE d.seq IN (
+                f"""SELECT d.seq, d.id, d.endpoint_id, d.ordering_key FROM deliveries d WHERE d.seq IN (
                     SELECT min(p.seq) FROM deliveries p
                     WHERE p.status = 'pending' AND p.endpoint_id = :e{n} AND p.ordering_key IN :k{n}
                     GROUP BY p.ordering_key
                 ) AND d.next_attempt_at <= :now"""
             )
         query = text(" UNION ALL ".join(parts)).bindparams(_now(), *expanding)
-        seqs = [row.seq for row in await conn.execute(query, params)]
-        return await self._take(conn, seqs, lease_ends, now)
+        heads = [Head(r.seq, r.endpoint_id, r.ordering_key, r.id) for r in await conn.execute(query, params)]
+        followers = await self._followers(conn, heads, wants or {}, run_length, now)
+        return await self._take(conn, [h.seq for h in heads], lease_ends, now, followers=followers)
 
     async def _take(
-        self, conn: AsyncConnection, seqs: list[int], lease_ends: Mapping[str, datetime], now: datetime
+        self,
+        conn: AsyncConnection,
+        seqs: list[int],
+        lease_ends: Mapping[str, datetime],
+        now: datetime,
+        *,
+        followers: Mapping[int, list[int]] | None = None,
     ) -> list[Claimed]:
-        """Lease the rows `seqs` (those still free) and load what sending them needs."""
+        """Lease the rows `seqs` (those still free) and their `followers`, and load what sending them needs;
+        returns the heads, each carrying its followers."""
+        followers = followers or {}
         if not seqs:
             return []
+        seqs = seqs + [f for head in seqs for f in followers.get(head, ())]
         if not self.db.is_sqlite:
             # Another dispatcher may be claiming the same heads: keep only the rows locked here.
             locked = await conn.execute(
@@ -206,6 +294,11 @@ class QueueStore:
             seqs = [row.seq for row in locked]
             if not seqs:
                 return []
+            kept = set(seqs)
+            # A run keeps its rows up to the first that another dispatcher holds.
+            followers = {
+                head: list(itertools.takewhile(kept.__contains__, run)) for head, run in followers.items()
+            }
         rows = (
             await conn.execute(
                 select(
@@ -225,8 +318,8 @@ class QueueStore:
                 .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
             )
         ).all()
-        claimed = [
-            Claimed(
+        loaded = {
+            r.seq: Claimed(
                 seq=r.seq,
                 id=r.id,
                 endpoint_id=r.endpoint_id,
@@ -240,9 +333,17 @@ class QueueStore:
                 payload=r.payload,
             )
             for r in rows
-        ]
+        }
+        behind = {f for run in followers.values() for f in run}
+        claimed = [item for seq, item in loaded.items() if seq not in behind]
+        for head in claimed:
+            run = [loaded[f] for f in followers.get(head.seq, ()) if f in loaded]
+            if run:
+                head.followers, head.ends_run = run, False
+                for item in run[:-1]:
+                    item.ends_run = False
         by_lease: dict[datetime, list[int]] = {}
-        for item in claimed:
+        for item in loaded.values():
             by_lease.setdefault(item.lease_until, []).append(item.seq)
         for lease_until, leased in by_lease.items():  # one statement per request timeout
             await self._lease(conn, leased, lease_until, now)
@@ -311,6 +412,13 @@ class QueueStore:
                     delivered_at=now,
                 )
             )
+        # Given back first: a row released behind a head that is retried below is parked with it.
+        if rows.released:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.seq.in_(rows.released), deliveries.c.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None, next_attempt_at=now, updated_at=now)
+            )
         if rows.retried:
             params = [
                 {
@@ -348,12 +456,10 @@ class QueueStore:
                     for r in rows.dead
                 ],
             )
-        if rows.released:
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.seq.in_(rows.released), deliveries.c.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None, next_attempt_at=now, updated_at=now)
-            )
+
+
+# Statements of one UNION ALL that looks for runs (SQLite allows 500).
+_MAX_RUN_QUERIES = 128
 
 
 def _now() -> BindParameter[Any]:

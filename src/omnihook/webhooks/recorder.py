@@ -24,6 +24,7 @@ from omnihook.storage.storable import storable_headers, storable_text
 from omnihook.webhooks import metrics
 from omnihook.webhooks.queue_store import Claimed, Finished, OutcomeRows, QueueStore, Retried
 from omnihook.webhooks.retry import Dead, Delivered, RetryAt
+from omnihook.webhooks.scheduler import ChainPlan
 from omnihook.webhooks.sender import Result, decide
 from omnihook.webhooks.transport import Outcome
 
@@ -34,9 +35,9 @@ ERROR_CAP = 2000
 
 
 class Chainer(Protocol):
-    """Where a room's head finished, which next rows to take in the same transaction."""
+    """Where a room's run finished, which next rows to take in the same transaction."""
 
-    def chain_keys(self, finished: list[Claimed]) -> dict[str, list[str]]: ...
+    def chain(self, finished: list[Claimed]) -> ChainPlan: ...
 
     def lease_ends(self, endpoint_ids: Iterable[str], now: datetime) -> dict[str, datetime]: ...
 
@@ -198,8 +199,13 @@ class Recorder:
             await self.store.write(conn, rows, now)
             await save_crm_answers(conn, answers)
             finished = [r.item for r in results if isinstance(r.decision, Delivered | Dead)]
-            keys = chain.chain_keys(finished) if finished else {}
-            chained = await self.store.take_next(conn, keys, chain.lease_ends(keys, now), now) if keys else []
+            plan = chain.chain(finished) if finished else None
+            chained = []
+            if plan is not None and plan.keys:
+                ends = chain.lease_ends(plan.keys, now)
+                chained = await self.store.take_next(
+                    conn, plan.keys, ends, now, wants=plan.wants, run_length=plan.run_length
+                )
         _count(results)
         return chained
 

@@ -7,8 +7,11 @@ takes items from it for its senders.
   slow endpoint fills only its own slots, and is not claimed for again until it has news.
 - An endpoint is claimed for only when it may have something new (`dirty`): a delivery for it, a
   result, a due time, a poll. A claim that came back short is not repeated until then.
-- When a room's head is delivered or dies, its next delivery is taken at once (`chain_keys`), in the
-  transaction that records the head, instead of waiting for a claim round.
+- A room's deliveries are claimed as a run where the budget allows (`run_length`): one sender sends
+  them one after another, the next as soon as the one before succeeded; a failure ends the run and
+  gives the rest back, so a room's order holds.
+- When the last of a run is delivered or dies, the room's next run is taken at once (`chain`), in the
+  transaction that records it, instead of waiting for a claim round.
 """
 
 from __future__ import annotations
@@ -23,11 +26,19 @@ from omnihook.webhooks.queue_store import Claimed
 
 @dataclass
 class Slots:
-    queue: deque[Claimed] = field(default_factory=deque)
-    in_flight: int = 0
+    queue: deque[Claimed] = field(default_factory=deque)  # runs: each head carries its followers
+    queued: int = 0  # deliveries in the queue, followers included
+    in_flight: int = 0  # deliveries of the runs being sent
     senders: int = 0
     # More may be due than was claimed: senders ask for a claim round as the queue runs low.
     backlogged: bool = False
+
+
+@dataclass(frozen=True)
+class ChainPlan:
+    keys: dict[str, list[str]]  # endpoint -> the rooms whose next run to take
+    wants: dict[str, int]  # endpoint -> room for that many deliveries
+    run_length: int = 1
 
 
 @dataclass(frozen=True)
@@ -37,9 +48,10 @@ class ClaimPlan:
 
 
 class Scheduler:
-    def __init__(self, *, prefetch: int = 4, global_cap: int = 1024) -> None:
+    def __init__(self, *, prefetch: int = 4, global_cap: int = 1024, run_length: int = 32) -> None:
         self.prefetch = prefetch
         self.global_cap = global_cap
+        self.run_length = run_length
         self.endpoints: Mapping[str, EndpointConfig] = {}
         self.slots: dict[str, Slots] = {}
         self._dirty: set[str] = set()
@@ -55,10 +67,10 @@ class Scheduler:
             self._dirty.update(endpoint_ids)
 
     def held(self) -> int:
-        return sum(len(s.queue) + s.in_flight for s in self.slots.values())
+        return sum(s.queued + s.in_flight for s in self.slots.values())
 
     def _room(self, endpoint: EndpointConfig, slots: Slots) -> int:
-        return endpoint.max_in_flight * self.prefetch - len(slots.queue) - slots.in_flight
+        return endpoint.max_in_flight * self.prefetch - slots.queued - slots.in_flight
 
     def plan_claim(self) -> ClaimPlan:
         """What each endpoint that may have news has room for, within the global budget."""
@@ -77,10 +89,10 @@ class Scheduler:
         return ClaimPlan(fair_share(asks, self.global_cap - self.held()), frozenset(asks))
 
     def claimed(self, plan: ClaimPlan, items: list[Claimed]) -> set[str]:
-        """Queue what a claim returned; returns the endpoints whose claim came back full."""
+        """Queue what a claim returned (runs); returns the endpoints whose claim came back full."""
         counts: dict[str, int] = {}
         for item in items:
-            counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + 1
+            counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + len(item.run)
         full = {e for e, want in plan.wants.items() if counts.get(e, 0) >= want}
         for endpoint_id in plan.wants:
             self.slots.setdefault(endpoint_id, Slots()).backlogged = endpoint_id in full
@@ -90,13 +102,14 @@ class Scheduler:
         self.enqueue(items)
         return full
 
-    def chain_keys(self, finished: Iterable[Claimed]) -> dict[str, list[str]]:
-        """The queues whose head just finished and whose next row there is room to take now."""
+    def chain(self, finished: Iterable[Claimed]) -> ChainPlan:
+        """The queues whose run just finished and whose next run there is room to take now."""
         keys: dict[str, list[str]] = {}
         for item in finished:
-            if item.ordering_key != item.id:  # an unordered delivery is a queue of its own
+            # An unordered delivery is a queue of its own; a run goes on until its last.
+            if item.ends_run and item.ordering_key != item.id:
                 keys.setdefault(item.endpoint_id, []).append(item.ordering_key)
-        wanted: dict[str, list[str]] = {}
+        plan = ChainPlan({}, {}, self.run_length)
         for endpoint_id, endpoint_keys in keys.items():
             endpoint, slots = self.endpoints.get(endpoint_id), self.slots.get(endpoint_id)
             if endpoint is None or not endpoint.enabled or slots is None:
@@ -105,14 +118,17 @@ class Scheduler:
             if room < len(endpoint_keys):  # no room for all: a claim round takes the rest
                 slots.backlogged = True
             if room > 0:
-                wanted[endpoint_id] = endpoint_keys[:room]
-        return wanted
+                plan.keys[endpoint_id] = endpoint_keys[:room]
+                plan.wants[endpoint_id] = room
+        return plan
 
     # --- what to send -------------------------------------------------------------------------
 
     def enqueue(self, items: Iterable[Claimed]) -> None:
         for item in items:
-            self.slots.setdefault(item.endpoint_id, Slots()).queue.append(item)
+            slots = self.slots.setdefault(item.endpoint_id, Slots())
+            slots.queue.append(item)
+            slots.queued += len(item.run)
 
     def senders_wanted(self, endpoint_id: str) -> int:
         """How many more senders the endpoint's queue needs (each one drains it)."""
@@ -121,18 +137,20 @@ class Scheduler:
             return 0
         return max(0, min(len(slots.queue), endpoint.max_in_flight) - slots.senders)
 
-    def next_item(self, endpoint_id: str) -> tuple[EndpointConfig, Claimed] | None:
-        """The next delivery for a sender of this endpoint, now in flight; None when there is none."""
+    def next_run(self, endpoint_id: str) -> tuple[EndpointConfig, list[Claimed]] | None:
+        """The next run for a sender of this endpoint, now in flight; None when there is none."""
         slots, endpoint = self.slots[endpoint_id], self.endpoints.get(endpoint_id)
         if not slots.queue or endpoint is None or not endpoint.enabled:
             return None
-        slots.in_flight += 1
-        return endpoint, slots.queue.popleft()
+        run = slots.queue.popleft().run
+        slots.queued -= len(run)
+        slots.in_flight += len(run)
+        return endpoint, run
 
-    def sent(self, endpoint_id: str) -> bool:
-        """A send finished; True when the endpoint should be claimed for (its queue runs low)."""
+    def sent(self, endpoint_id: str, run: list[Claimed]) -> bool:
+        """A run was sent; True when the endpoint should be claimed for (its queue runs low)."""
         slots = self.slots[endpoint_id]
-        slots.in_flight -= 1
+        slots.in_flight -= len(run)
         endpoint = self.endpoints.get(endpoint_id)
         low = endpoint is not None and len(slots.queue) < endpoint.max_in_flight
         return slots.backlogged and low
@@ -142,9 +160,10 @@ class Scheduler:
 
     def drain(self) -> list[Claimed]:
         """Everything queued and not yet sent (to give back on stop, or for a disabled endpoint)."""
-        items = [item for slots in self.slots.values() for item in slots.queue]
+        items = [item for slots in self.slots.values() for head in slots.queue for item in head.run]
         for slots in self.slots.values():
             slots.queue.clear()
+            slots.queued = 0
         return items
 
     def drain_disabled(self) -> list[Claimed]:
@@ -153,8 +172,9 @@ class Scheduler:
         for endpoint_id, slots in self.slots.items():
             endpoint = self.endpoints.get(endpoint_id)
             if slots.queue and (endpoint is None or not endpoint.enabled):
-                items.extend(slots.queue)
+                items.extend(item for head in slots.queue for item in head.run)
                 slots.queue.clear()
+                slots.queued = 0
         return items
 
 
