@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench lock install clean
+.PHONY: run test lint typecheck pytest bench lock install clean chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,24 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/omnihook serve
 
-## Lint, type-check and run the whole suite on SQLite and on PostgreSQL
-test: $(STAMP)
+## Lint, type-check and run the whole suite on SQLite and on PostgreSQL (and the browser tests in Chromium)
+test: $(STAMP) chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m tests.require_postgres
 	$(BIN)/pytest -q
+
+# The browser tests drive the system's Chromium (Playwright never downloads one): installed here when
+# apt-get can (as root), otherwise the exact command to run is printed and the tests do not start.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium for the browser tests (apt-get install chromium)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium. Run:  sudo apt-get install -y chromium   then make test again." >&2; exit 1; \
+	  fi; }
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
