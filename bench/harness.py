@@ -32,7 +32,9 @@ class Receiver:
         self.base = f"http://127.0.0.1:{port}"
         self.http = http
 
-    def url(self, name: str = "crm", *, hang: bool = False) -> str:
+    def url(self, name: str = "crm", *, hang: bool = False, hostile: str | None = None) -> str:
+        if hostile is not None:
+            return f"{self.base}/hostile/{hostile}/{name}"
         return f"{self.base}/{'hang' if hang else 'hook'}/{name}"
 
     async def count(self) -> dict[str, Any]:

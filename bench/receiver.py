@@ -3,6 +3,9 @@
 `python -m bench.receiver` prints `READY <port>` once it listens. Routes:
   POST /hook/{name}   answers 200 at once and records the arrival time (a healthy CRM)
   POST /hang/{name}   never answers (an endpoint that hangs until the sender's timeout)
+  POST /hostile/{kind}/{name}  misbehaves at byte level (see HOSTILE): resets the connection, answers
+                      500 with undecodable header bytes, 200 with a NUL in the body, 429 with an
+                      overflowing or a non-ASCII Retry-After, a redirect, an invalid status line
   GET  /_count        {"total": n, "by_name": {...}}
   GET  /_arrivals     [[time, name, room_id, message_id, webhook_id], ...] since ?start=i
   POST /_reset        forgets every arrival
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import socket
+import struct
 import sys
 import time
 from collections import Counter
@@ -26,6 +31,17 @@ from aiohttp import web
 ANSWER = b'{"ok":true}'
 
 Arrival = tuple[float, str, str | None, str | None, str | None]
+
+# Raw answers of the hostile receivers (None: reset the connection without answering).
+HOSTILE: dict[str, bytes | None] = {
+    "reset": None,
+    "bad-header": b"HTTP/1.1 500 Internal Server Error\r\nX-Bad: \xff\xfe\r\nContent-Length: 5\r\n\r\nerror",
+    "nul-body": b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nok\x00then",
+    "huge-retry-after": b"HTTP/1.1 429 Too Many\r\nRetry-After: 99999999999999999999\r\nContent-Length: 0\r\n\r\n",
+    "odd-retry-after": "HTTP/1.1 429 Too Many\r\nRetry-After: ²\r\nContent-Length: 0\r\n\r\n".encode(),
+    "redirect": b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n",
+    "bad-status-line": b"HTTP/1.1 abc nope\r\nContent-Length: 0\r\n\r\n",
+}
 
 
 class Recorder:
@@ -72,6 +88,21 @@ def make_app(recorder: Recorder) -> web.Application:
         await asyncio.Event().wait()  # until the sender gives up and closes the connection
         raise AssertionError("unreachable")
 
+    async def hostile(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        answer = HOSTILE[request.match_info["kind"]]
+        transport = request.transport
+        if transport is not None:
+            if answer is None:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:  # RST instead of FIN
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                transport.write(answer)
+            transport.close()
+        await asyncio.Event().wait()  # aiohttp must not answer on a closed connection
+        raise AssertionError("unreachable")
+
     async def count(_: web.Request) -> web.Response:
         body = {"total": len(recorder.arrivals), "by_name": dict(recorder.by_name)}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
@@ -88,6 +119,7 @@ def make_app(recorder: Recorder) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_post("/hook/{name}", hook)
     app.router.add_post("/hang/{name}", hang)
+    app.router.add_post("/hostile/{kind}/{name}", hostile)
     app.router.add_get("/_count", count)
     app.router.add_get("/_arrivals", arrivals)
     app.router.add_post("/_reset", reset)

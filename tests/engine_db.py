@@ -49,18 +49,18 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 async def leased(
-    db: Database, count: int, *, owner: str | None = OWNER, room: str | None = None
+    db: Database, count: int, *, owner: str | None = OWNER, room: str | None = None, key_prefix: str = "msg"
 ) -> list[Claimed]:
     """`count` deliveries to endpoint e1, leased by `owner` (None: pending and due), one room or each its own."""
     now = utcnow()
     rows = [
         {
-            "id": f"msg_{n}",
+            "id": f"{key_prefix}_{n}",
             "event_id": "ev1",
             "endpoint_id": "e1",
             "event_type": "Message",
             "room_id": room,
-            "ordering_key": room or f"msg_{n}",
+            "ordering_key": room or f"{key_prefix}_{n}",
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now + LEASE if owner else now,
@@ -76,12 +76,12 @@ async def leased(
         seqs = {r.id: r.seq for r in await conn.execute(select(deliveries.c.id, deliveries.c.seq))}
     return [
         Claimed(
-            seq=seqs[f"msg_{n}"],
-            id=f"msg_{n}",
+            seq=seqs[f"{key_prefix}_{n}"],
+            id=f"{key_prefix}_{n}",
             endpoint_id="e1",
             event_type="Message",
             room_id=room,
-            ordering_key=room or f"msg_{n}",
+            ordering_key=room or f"{key_prefix}_{n}",
             attempts=0,
             budget_start=0,
             lease_until=now + LEASE,

@@ -3,10 +3,13 @@ database is away. The deliveries are set up as the queue store leaves them: pend
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -22,6 +25,7 @@ from tests.engine_db import LEASE, OWNER, db, leased
 from tests.unit.engine_parts import endpoint
 
 __all__ = ["db"]  # the fixture
+_examples = itertools.count()
 
 
 class NoChain:
@@ -127,3 +131,31 @@ async def test_while_the_database_is_away_results_are_held_and_recorded_once_it_
         "msg_2": ("delivered", 1, None),
     }
     assert isinstance(results[1].decision, RetryAt)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    headers=st.dictionaries(st.binary(min_size=1, max_size=30), st.binary(max_size=120), max_size=6),
+    body=st.binary(max_size=300),
+    status=st.sampled_from([200, 500, 429]),
+)
+async def test_any_bytes_a_receiver_sends_are_recorded_on_either_database(
+    db: Database, headers: dict[bytes, bytes], body: bytes, status: int
+) -> None:
+    [item] = await leased(db, 1, key_prefix=f"p{next(_examples)}")
+    # As aiohttp hands them over: undecodable header bytes as lone surrogates, the body decoded leniently.
+    answer = Reply(
+        status,
+        body=body.decode("utf-8", "replace"),
+        headers={
+            k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+            for k, v in headers.items()
+        },
+    )
+    [result] = await sent([item], answer)
+    recorder = Recorder(QueueStore(db, OWNER), lease=LEASE)
+    await recorder.record([result], NoChain())
+    assert not recorder.holding
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(select(deliveries).where(deliveries.c.id == item.id))).one()
+    assert (row.attempts, row.lease_owner) == (1, None)

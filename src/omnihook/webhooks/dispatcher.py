@@ -129,15 +129,23 @@ class Dispatcher:
     # --- claiming -----------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        failing = False  # one traceback an episode, not one a poll while the database is away
         while not self._stopping:
             self._wake.clear()
             timeout = self.poll_interval
             try:
                 timeout = await self._claim_round()
+                if failing:
+                    failing = False
+                    log.info("claiming deliveries works again")
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("claiming deliveries failed; retrying shortly")
+            except Exception as exc:
+                if not failing:
+                    log.exception("claiming deliveries failed; retrying every %.1f s", self.poll_interval)
+                else:
+                    log.debug("claiming deliveries still fails: %s", exc)
+                failing = True
             if timeout > 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
@@ -162,7 +170,7 @@ class Dispatcher:
         async with self.store.transaction() as conn:
             ends = self.lease_ends(plan.wants, now)
             claimed = await self.store.claim(
-                conn, plan.wants, ends, now, run_length=self.scheduler.run_length
+                conn, plan.wants, ends, now, run_length=self.scheduler.run_length, heads_at_most=plan.heads
             )
             full = self.scheduler.claimed(plan, claimed)
             # Where the walk ran out of due rows, what it stepped over waits behind a retrying head.
@@ -240,10 +248,8 @@ class Dispatcher:
         holds = 0
         while True:
             if self.recorder.holding:
-                # Retry the held results after a pause, or sooner with new ones.
-                delay = HOLD_RETRY_S[min(holds, len(HOLD_RETRY_S) - 1)]
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._results_ready.wait(), delay)
+                # Retry the held results after a pause that grows: the database is away.
+                await asyncio.sleep(HOLD_RETRY_S[min(holds, len(HOLD_RETRY_S) - 1)])
                 holds += 1
             else:
                 holds = 0

@@ -123,13 +123,16 @@ class QueueStore:
         now: datetime,
         *,
         run_length: int = 1,
+        heads_at_most: Mapping[str, int] | None = None,
     ) -> list[Claimed]:
         """For every endpoint, the due heads of its queues, oldest first, up to its `want` rows in all;
-        leased. Heads come first; what is left of a `want` goes to runs of up to `run_length`."""
+        leased. Heads come first (up to `heads_at_most`); what is left of a `want` goes to runs of up to
+        `run_length`."""
         params: dict[str, Any] = {"now": now}
         parts = []
         for n, (endpoint_id, want) in enumerate(wants.items()):
-            params[f"e{n}"], params[f"w{n}"] = endpoint_id, want
+            params[f"e{n}"] = endpoint_id
+            params[f"w{n}"] = min(want, (heads_at_most or {}).get(endpoint_id, want))
             # A row is a head when nothing older is pending in its queue. The literal status lets
             # SQLite use the partial indexes of pending rows.
             parts.append(

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from omnihook.webhooks.endpoints import EndpointConfig
 from omnihook.webhooks.queue_store import Claimed
 
+# A claim spends a quarter of an endpoint's budget on heads at most, the rest on runs behind them.
+RUN_SHARE = 4
+
 
 @dataclass
 class Slots:
@@ -45,6 +48,9 @@ class ChainPlan:
 class ClaimPlan:
     wants: dict[str, int]  # endpoint -> how many to claim
     asked: frozenset[str]  # every endpoint that had room, met by the budget or not
+    # endpoint -> at most this many heads, the rest of its want for runs behind them: each run a
+    # sender sends without a take per delivery (the slots stay full: never fewer heads than slots)
+    heads: dict[str, int] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -86,14 +92,24 @@ class Scheduler:
                 slots.backlogged = True  # enough in hand for now: claim when the queue runs low
                 continue
             asks[endpoint.id] = room
-        return ClaimPlan(fair_share(asks, self.global_cap - self.held()), frozenset(asks))
+        wants = fair_share(asks, self.global_cap - self.held())
+        heads = {
+            e: min(want, max(self.endpoints[e].max_in_flight, want // RUN_SHARE)) for e, want in wants.items()
+        }
+        return ClaimPlan(wants, frozenset(asks), heads)
 
     def claimed(self, plan: ClaimPlan, items: list[Claimed]) -> set[str]:
         """Queue what a claim returned (runs); returns the endpoints whose claim came back full."""
         counts: dict[str, int] = {}
+        heads: dict[str, int] = {}
         for item in items:
             counts[item.endpoint_id] = counts.get(item.endpoint_id, 0) + len(item.run)
-        full = {e for e, want in plan.wants.items() if counts.get(e, 0) >= want}
+            heads[item.endpoint_id] = heads.get(item.endpoint_id, 0) + 1
+        full = {
+            e
+            for e, want in plan.wants.items()
+            if counts.get(e, 0) >= want or heads.get(e, 0) >= plan.heads.get(e, want)
+        }
         for endpoint_id in plan.wants:
             self.slots.setdefault(endpoint_id, Slots()).backlogged = endpoint_id in full
         # There may be more where a claim came back full, and asks the budget could not meet stay.
