@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
+from omnihook.domain.clock import utcnow
 from omnihook.storage.database import Database
 from omnihook.storage.tables import deliveries, webhook_endpoints
 from omnihook.webhooks.dispatcher import Dispatcher
 from omnihook.webhooks.endpoints import EndpointCache
 from omnihook.webhooks.fake_transport import FakeTransport, Raise, Reply
+from omnihook.webhooks.queue_store import QueueStore
 from tests.engine_db import db, leased
 
 __all__ = ["db"]  # the fixture
@@ -81,3 +84,54 @@ async def test_a_transport_that_raises_is_retried_with_backoff_not_reclaimed_at_
     rows = await run_dispatcher(db, transport)
     assert rows == [("msg_0", "dead", 3)]
     assert len(transport.requests) == 3  # max_retries 2: three attempts 200 ms apart, not a storm
+
+
+# Several dispatchers share one database on PostgreSQL only.
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_dispatchers_sharing_busy_rooms_keep_each_rooms_order(db: Database) -> None:
+    for room in range(30):
+        await leased(db, 12, owner=None, room=f"r{room}", key_prefix=f"r{room}m")
+    async with db.engine.begin() as conn:
+        await conn.execute(update(webhook_endpoints).values(url=URL, max_in_flight=8))
+    # One transport for both: its list is the order in which requests went out.
+    transport = FakeTransport(default=Reply(200, delay_s=0.001))
+    dispatchers = [
+        Dispatcher(db, transport, EndpointCache(), poll_interval=0.05, run_length=4) for _ in range(2)
+    ]
+    for dispatcher in dispatchers:
+        await dispatcher.start()
+    try:
+        rows = await settled(db, within=60)
+    finally:
+        for dispatcher in dispatchers:
+            await dispatcher.stop()
+    assert all(status == "delivered" for _, status, _ in rows)
+    ids = sent_ids(transport)
+    assert len(ids) == len(set(ids)) == 30 * 12  # each once
+    for room in range(30):
+        mine = [i for i in ids if i.startswith(f"r{room}m_")]
+        assert mine == [f"r{room}m_{n}" for n in range(12)], mine
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_run_whose_head_another_dispatcher_holds_is_left_whole(db: Database) -> None:
+    items = await leased(db, 4, owner=None, room="r1")
+    store = QueueStore(db, "dispatcher-a")
+    async with db.engine.connect() as other:
+        # Another dispatcher's claim has locked the room's head, not yet the rows behind it.
+        await other.begin()
+        await other.execute(
+            select(deliveries.c.seq).where(deliveries.c.seq == items[0].seq).with_for_update()
+        )
+        now = utcnow()
+        async with store.transaction() as conn:
+            ends = {"e1": now + timedelta(seconds=30)}
+            claimed = await store.claim(conn, {"e1": 8}, ends, now, run_length=4)
+        await other.rollback()
+    # The rows behind a head held elsewhere are neither sent on their own nor leased for nobody.
+    assert claimed == []
+    async with db.engine.connect() as conn:
+        owners = [r.lease_owner for r in await conn.execute(select(deliveries.c.lease_owner))]
+    assert owners == [None] * 4

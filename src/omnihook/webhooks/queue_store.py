@@ -282,6 +282,7 @@ class QueueStore:
         followers = followers or {}
         if not seqs:
             return []
+        behind = {f for run in followers.values() for f in run}
         seqs = seqs + [f for head in seqs for f in followers.get(head, ())]
         if not self.db.is_sqlite:
             # Another dispatcher may be claiming the same heads: keep only the rows locked here.
@@ -294,14 +295,16 @@ class QueueStore:
                 )
                 .with_for_update(skip_locked=True)
             )
-            seqs = [row.seq for row in locked]
+            kept = {row.seq for row in locked}
+            # Only heads locked here lead runs, and a run keeps its rows up to the first another
+            # dispatcher holds: a row taken without its head would wait, leased, for nobody.
+            heads = [seq for seq in seqs if seq in kept and seq not in behind]
+            followers = {
+                head: list(itertools.takewhile(kept.__contains__, followers.get(head, ()))) for head in heads
+            }
+            seqs = heads + [f for run in followers.values() for f in run]
             if not seqs:
                 return []
-            kept = set(seqs)
-            # A run keeps its rows up to the first that another dispatcher holds.
-            followers = {
-                head: list(itertools.takewhile(kept.__contains__, run)) for head, run in followers.items()
-            }
         rows = (
             await conn.execute(
                 select(
