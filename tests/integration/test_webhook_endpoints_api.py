@@ -82,10 +82,30 @@ async def test_an_endpoint_is_created_with_defaults_and_a_generated_secret_shown
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24
 
     fetched = (await client.get(f"{ENDPOINTS}/{created['_id']}", headers=admin)).json()["endpoint"]
-    assert fetched["secret"] != secret and secret.startswith(fetched["secret"].rstrip("*"))
+    assert fetched["secret"] == "whsec_********" + secret[-4:]  # the last four characters at most
     assert {**fetched, "secret": secret} == created
     [entry] = await listed(client, admin)
     assert entry == fetched
+
+
+async def test_the_list_masks_every_secret_the_crm_token_too(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = [(await create(client, admin, name=f"e{n}"))["secret"] for n in range(3)]
+    token = "crm-token-0123456789"
+    body = {"LivechatWebhookUrl": "https://crm.example.com/crm", "LivechatSecretToken": token}
+    assert (
+        await client.post("/api/v1/omnichannel/integrations", json=body, headers=admin)
+    ).status_code == 200
+    response = await client.get(ENDPOINTS, headers=admin)
+    for secret in [*created, token]:
+        body_start = secret.removeprefix("whsec_")[:4]
+        assert secret not in response.text and f"whsec_{body_start}" not in response.text
+    shown = {entry["secret"] for entry in await listed(client, admin)}
+    assert shown == {"whsec_********" + secret[-4:] for secret in created} | {"********6789"}
+    for entry in await listed(client, admin):
+        fetched = (await client.get(f"{ENDPOINTS}/{entry['_id']}", headers=admin)).json()["endpoint"]
+        assert fetched["secret"] == entry["secret"]
 
 
 async def test_each_format_takes_and_shows_only_its_own_retry_fields(

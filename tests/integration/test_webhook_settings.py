@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from omnihook.config import Settings
+from omnihook.webhooks.catalog import BY_SETTING_ID
 from tests.conftest import login_headers
 from tests.receiver import Receiver
 
@@ -69,7 +70,7 @@ async def test_saved_settings_are_read_back_under_rocket_chat_ids(
     assert response.json() == {"success": True}
     values = await read_settings(client, admin)
     assert values["Livechat_webhookUrl"] == "http://127.0.0.1:9/crm"  # trimmed, as Rocket.Chat does
-    assert values["Livechat_secret_token"] == "s3cret"
+    assert values["Livechat_secret_token"] == "********"  # write-only; too short to show any of it
     assert values["Livechat_http_timeout"] == 2500
     assert all(values[k] is True for k in values if k.startswith("Livechat_webhook_on_"))
     assert values["Livechat_webhook_retries"] == 3
@@ -153,6 +154,73 @@ async def test_managers_may_change_the_settings(client: httpx.AsyncClient, admin
     response = await client.post(INTEGRATIONS, json={"LivechatWebhookOnClose": True}, headers=manager)
     assert response.status_code == 200
     assert (await read_settings(client, manager))["Livechat_webhook_on_close"] is True
+
+
+SECRET = "crm-token-0123456789"
+
+
+async def manager_headers(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
+    user = {
+        "username": "manager2",
+        "email": "m2@example.com",
+        "name": "Manager",
+        "password": "manager-password",
+        "roles": ["livechat-manager"],
+    }
+    assert (await client.post("/api/v1/users.create", json=user, headers=admin)).status_code == 200
+    return await login_headers(client, "manager2", "manager-password")
+
+
+async def token_sent(client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver) -> str | None:
+    """The token that Send Test sends now: the secret as stored."""
+    receiver.requests.clear()
+    response = await client.post(TEST, headers=admin)
+    assert response.status_code == 200, response.text
+    [request] = receiver.requests
+    return request.header("X-RocketChat-Livechat-Token")
+
+
+async def test_the_secret_token_is_never_read_back_by_a_manager_or_an_admin(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    manager = await manager_headers(client, admin)
+    for saver in (admin, manager):
+        body = {"LivechatWebhookUrl": "https://crm.example.com/hook", "LivechatSecretToken": SECRET}
+        assert (await client.post(INTEGRATIONS, json=body, headers=saver)).status_code == 200
+        for reader in (admin, manager):
+            response = await client.get(READ, headers=reader)
+            assert SECRET not in response.text and "crm-token" not in response.text
+            values = await read_settings(client, reader)
+            assert values["Livechat_secret_token"] == "********6789"  # the last four at most
+
+
+async def test_saving_without_the_secret_or_with_its_mask_keeps_it(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver
+) -> None:
+    body = {"LivechatWebhookUrl": receiver.url, "LivechatSecretToken": SECRET}
+    assert (await client.post(INTEGRATIONS, json=body, headers=admin)).status_code == 200
+    masked = (await read_settings(client, admin))["Livechat_secret_token"]
+    for again in (
+        {"LivechatWebhookOnClose": True},  # a client that does not send the secret
+        {"LivechatSecretToken": None, "LivechatHttpTimeout": 3000},
+        {"LivechatSecretToken": masked, "LivechatWebhookOnStart": True},  # what it read, sent back
+    ):
+        assert (await client.post(INTEGRATIONS, json=again, headers=admin)).status_code == 200
+        assert await token_sent(client, admin, receiver) == SECRET
+    # Everything the page reads, saved back unchanged (as Rocket.Chat's admin page does), keeps it too.
+    read_back = await read_settings(client, admin)
+    whole = {BY_SETTING_ID[setting_id].field: value for setting_id, value in read_back.items()}
+    assert (await client.post(INTEGRATIONS, json=whole, headers=admin)).status_code == 200
+    assert await token_sent(client, admin, receiver) == SECRET
+    # A new value replaces it and an empty one clears it.
+    changed = {"LivechatSecretToken": "another-token-abcd"}
+    assert (await client.post(INTEGRATIONS, json=changed, headers=admin)).status_code == 200
+    assert await token_sent(client, admin, receiver) == "another-token-abcd"
+    assert (
+        await client.post(INTEGRATIONS, json={"LivechatSecretToken": ""}, headers=admin)
+    ).status_code == 200
+    assert await token_sent(client, admin, receiver) is None
+    assert (await read_settings(client, admin))["Livechat_secret_token"] == ""
 
 
 async def test_send_test_posts_the_sample_session_with_the_token(

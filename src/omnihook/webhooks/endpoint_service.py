@@ -26,7 +26,7 @@ from omnihook.storage.tables import deliveries, webhook_endpoints
 from omnihook.webhooks.catalog import ROCKETCHAT_ENDPOINT_ID, SUBSCRIPTION_KEYS
 from omnihook.webhooks.endpoints import endpoint_from_row
 from omnihook.webhooks.formats import FORMAT_NAMES
-from omnihook.webhooks.settings import notify_endpoints_changed
+from omnihook.webhooks.settings import mask_secret_value, notify_endpoints_changed
 from omnihook.webhooks.ssrf import TargetRefused, check_url
 
 SECRET_PREFIX = "whsec_"
@@ -49,11 +49,12 @@ def new_secret() -> str:
 
 
 def mask_secret(secret: str | None) -> str | None:
+    """A secret once set: its `whsec_` prefix (not secret) and at most its last four characters."""
     if not secret:
         return None
     if secret.startswith(SECRET_PREFIX):
-        return secret[: len(SECRET_PREFIX) + 4] + "********"
-    return "********"
+        return SECRET_PREFIX + mask_secret_value(secret[len(SECRET_PREFIX) :])
+    return mask_secret_value(secret)
 
 
 # --- validation -----------------------------------------------------------------------------------

@@ -35,6 +35,23 @@ from omnihook.webhooks.transport import Outcome, Transport
 ENDPOINTS_CHANNEL = "omnihook_endpoints"
 SEND_TEST_BODY_SHOWN = 300  # characters of the receiver's answer quoted in a failed Send Test
 ROCKETCHAT_MAX_IN_FLIGHT = 64
+SECRET_MASK = "********"
+SECRET_SHOWN = 4  # characters of a secret's end shown once it is set
+SECRET_SHOWN_FROM = 12  # shorter secrets show none of theirs
+
+
+def mask_secret_value(secret: str | None) -> str:
+    """A secret as everyone sees it after it was set: the mask and at most its last four characters."""
+    if not secret:
+        return ""
+    if len(secret) < SECRET_SHOWN_FROM:
+        return SECRET_MASK
+    return SECRET_MASK + secret[-SECRET_SHOWN:]
+
+
+def is_masked(value: str, secret: str | None) -> bool:
+    """Whether a value sent back is the mask of the stored secret (a client saving what it read)."""
+    return bool(secret) and value == mask_secret_value(secret)
 
 
 def _invalid(message: str) -> InvalidInput:
@@ -49,6 +66,8 @@ def validate_changes(body: Mapping[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for field, value in body.items():
         setting = BY_FIELD[field]
+        if setting.kind == "secret" and value is None:
+            continue  # not given: the secret is kept (an empty string clears it)
         changes[setting.setting_id] = _coerce(setting, value)
     return changes
 
@@ -100,7 +119,8 @@ def settings_json(values: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
         {
             "_id": s.setting_id,
-            "value": values[s.setting_id],
+            # Secrets are write-only: once set, only their mask is read back.
+            "value": mask_secret_value(values[s.setting_id]) if s.kind == "secret" else values[s.setting_id],
             "type": types[s.kind],
             "packageValue": s.default,
             "group": "Omnichannel",
@@ -183,6 +203,15 @@ async def save_integration_settings(
         except TargetRefused as exc:
             raise _invalid(f"LivechatWebhookUrl refused: {exc}") from exc
     async with db.transaction() as uow:
+        stored = await read_integration_settings(uow.conn)
+        for setting in INTEGRATION_SETTINGS:
+            sent = changes.get(setting.setting_id)
+            if (
+                setting.kind == "secret"
+                and isinstance(sent, str)
+                and is_masked(sent, stored[setting.setting_id])
+            ):
+                del changes[setting.setting_id]  # the mask sent back unchanged keeps the secret
         await write_settings(uow.conn, changes)
         values = await read_integration_settings(uow.conn)
         await sync_rocketchat_endpoint(uow.conn, values)
