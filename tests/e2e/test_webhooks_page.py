@@ -37,7 +37,7 @@ def test_admin_saves_the_settings_and_send_test_reaches_the_receiver(
 
     saved = server.settings()
     assert saved["Livechat_webhookUrl"] == receiver.url
-    assert saved["Livechat_secret_token"] == "s3cret-token"
+    assert saved["Livechat_secret_token"] == "********oken"  # write-only: its last four characters at most
     assert saved["Livechat_webhook_on_start"] is True
     assert saved["Livechat_webhook_on_chat_taken"] is True
     assert saved["Livechat_webhook_on_chat_queued"] is False
@@ -112,3 +112,32 @@ def test_a_bad_url_shows_its_error_beside_the_field_and_saves_nothing(
     expect(page.locator("#form-status")).to_be_hidden()
     screenshot(page, "webhooks-invalid-url")
     assert server.settings() == before
+
+
+def test_the_secret_token_is_write_only_and_kept_when_other_fields_are_saved(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    server.call(
+        "POST",
+        "omnichannel/integrations",
+        {"LivechatWebhookUrl": receiver.url, "LivechatSecretToken": "crm-token-0123456789"},
+    )
+    open_webhooks(page)
+    token = page.get_by_label("Secret Token")
+    expect(token).to_have_attribute("type", "password")
+    expect(token).to_have_value("")  # the saved token is never put back in the page
+    expect(page.locator("#secret-token-state")).to_have_text("Saved: ********6789")
+    assert "crm-token" not in page.content()
+
+    page.get_by_label("HTTP timeout (in milliseconds)").fill("3500")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    page.get_by_role("button", name="Send Test").click()
+    expect(page.locator("#test-result")).to_contain_text("It works")
+    assert receiver.wait_for(1)[0].header("X-RocketChat-Livechat-Token") == "crm-token-0123456789"
+    assert server.settings()["Livechat_http_timeout"] == 3500
+
+    page.get_by_label("Remove the saved token").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#secret-token-state")).to_have_text("Not set.")
+    assert server.settings()["Livechat_secret_token"] == ""

@@ -40,10 +40,18 @@ document.addEventListener("DOMContentLoaded", async () => {
 
   await OH.start();
 
+  const secretInput = document.getElementById("secret-token");
+  const secretClear = document.getElementById("secret-token-clear");
+  const secretState = document.getElementById("secret-token-state");
+
   function readForm() {
     const values = {};
     for (const input of form.querySelectorAll("input[name]")) {
-      if (input.type === "checkbox") values[input.name] = input.checked;
+      if (input === secretInput) {
+        // Write-only: sent only when a new one is typed or the saved one is removed; else the server keeps it.
+        if (secretClear.checked) values[input.name] = "";
+        else if (input.value.trim() !== "") values[input.name] = input.value.trim();
+      } else if (input.type === "checkbox") values[input.name] = input.checked;
       else if (NUMBER_KEYS.includes(input.name)) {
         if (input.closest(".field").hidden) continue;
         values[input.name] = input.value.trim() === "" ? "" : Number(input.value);
@@ -55,7 +63,16 @@ document.addEventListener("DOMContentLoaded", async () => {
   function fillForm(values) {
     for (const input of form.querySelectorAll("input[name]")) {
       const value = values[input.name];
-      if (input.type === "checkbox") input.checked = Boolean(value);
+      if (input === secretInput) {
+        // The server sends only a mask (its last characters at most): never put it in the field.
+        const masked = typeof value === "string" ? value : "";
+        input.value = "";
+        input.placeholder = masked ? "Type a new token to replace the saved one" : "";
+        secretState.textContent = masked ? `Saved: ${masked}` : "Not set.";
+        secretClear.checked = false;
+        secretClear.closest("label").hidden = !masked;
+        input.disabled = false;
+      } else if (input.type === "checkbox") input.checked = Boolean(value);
       else input.value = value === undefined || value === null ? "" : String(value);
     }
     refresh();
@@ -139,6 +156,11 @@ document.addEventListener("DOMContentLoaded", async () => {
     refresh();
     form.setAttribute("aria-busy", "false");
   }
+
+  secretClear.addEventListener("change", () => {
+    secretInput.disabled = secretClear.checked;
+    if (secretClear.checked) secretInput.value = "";
+  });
 
   form.addEventListener("input", () => {
     formStatus.hidden = true;
