@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnihook import __version__
 from omnihook.api import install_api
+from omnihook.api.errors import error_response, outage
 from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
 from omnihook.storage.database import Database
@@ -44,6 +46,59 @@ async def announce_first_admin(db: Database, settings: Settings) -> None:
         print(f"omnihook: created admin user {admin.username!r}", flush=True)
 
 
+class BodyLimit:
+    """Refuse a request body over `limit` bytes with 413 (by Content-Length, or counted as it arrives)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        details = f"the request body is larger than {self.limit} bytes"
+        response = error_response(413, "error-request-too-large", "error-request-too-large", details)
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        # Read the body here (at most `limit` bytes) and hand it on whole: nothing is processed
+        # before the size is known.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 500:
+                outage.recovered()  # an answered request: any database outage is over
+            await send(message)
+
+        await self.app(scope, replay, watch)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.database_url)
@@ -73,4 +128,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.webhooks = webhook_runtime
     install_api(app)
     install_web(app, db)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

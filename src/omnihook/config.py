@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     dispatcher_lease_seconds: float = 30.0
     # Delivered webhook deliveries (with their attempts) are deleted after this many days; 0 keeps them.
     delivery_retention_days: float = 30.0
+    # A request body larger than this is refused with 413 before the app reads it.
+    max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
 
 

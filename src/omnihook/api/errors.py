@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnihook.domain.errors import DomainError
@@ -32,6 +32,55 @@ def _describe(errors: list[Any]) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+_UNAVAILABLE_STATES = ("08", "53", "57P")  # connection, insufficient resources (disk full), shutdown
+_UNAVAILABLE_TEXT = ("unable to open database", "disk i/o error", "database or disk is full", "readonly")
+RETRY_AFTER_SECONDS = 5
+
+
+class _Outage:
+    """One log line per episode of an unavailable database; the episode ends at the next good answer."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.active:
+            self.active = True
+            log.error("database unavailable, answering 503 until it is back: %s", exc.__class__.__name__)
+
+    def recovered(self) -> None:
+        if self.active:
+            self.active = False
+            log.warning("database available again")
+
+
+outage = _Outage()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached or cannot write (not the caller's input)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        if state.startswith(_UNAVAILABLE_STATES) or state == "55000":
+            return True
+        return isinstance(exc, OperationalError) and any(
+            t in str(exc.orig).lower() for t in _UNAVAILABLE_TEXT
+        )
+    return isinstance(exc, (ConnectionError, TimeoutError)) or (
+        isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
+    )
+
+
+def unavailable_response() -> JSONResponse:
+    response = error_response(
+        503, "error-database-unavailable", "service-unavailable", "the database is unavailable: retry later"
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -60,11 +109,31 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(
                 400, "error-conflict", "error-invalid-state", "a concurrent change won: retry"
             )
+        if database_unavailable(exc):
+            outage.failed(exc)
+            return unavailable_response()
         if state.startswith("22"):
             return error_response(
                 400, "invalid-params", "invalid-params", "a value is not storable text or is out of range"
             )
         log.exception("database error", exc_info=exc)
+        return error_response(500, "error-internal", "internal-error", "an unexpected error was logged")
+
+    @app.exception_handler(UnicodeEncodeError)
+    @app.exception_handler(OverflowError)
+    async def not_storable(_: Request, exc: Exception) -> JSONResponse:
+        # SQLite's driver refuses a lone surrogate or an integer beyond 64 bits before the statement runs.
+        return error_response(
+            400, "invalid-params", "invalid-params", "a value is not storable text or is out of range"
+        )
+
+    @app.exception_handler(OSError)
+    async def unreachable(_: Request, exc: OSError) -> JSONResponse:
+        # Connecting to PostgreSQL failed below SQLAlchemy (refused, reset, timed out).
+        if database_unavailable(exc):
+            outage.failed(exc)
+            return unavailable_response()
+        log.exception("unexpected error", exc_info=exc)
         return error_response(500, "error-internal", "internal-error", "an unexpected error was logged")
 
     @app.exception_handler(Exception)

@@ -17,6 +17,7 @@ from omnihook.domain.rooms import TRANSFER_MESSAGE, Message, Room, RoomStatus, v
 from omnihook.domain.users import User
 from omnihook.livechat.queries import find_room, message_from_row, visitor_room
 from omnihook.storage.database import Database
+from omnihook.storage.storable import storable_text
 from omnihook.storage.tables import department_agents, messages, rooms
 
 
@@ -104,7 +105,7 @@ async def send_visitor_message(
     db: Database, *, token: str | None, rid: str | None, msg: str, message_id: str | None = None
 ) -> Message:
     """The visitor writes in their room. A repeated `_id` returns the stored message (safe retries)."""
-    validate_text(msg)
+    msg = validate_text(storable_text(msg, len(msg)))
     async with db.transaction() as uow:
         room = await visitor_room(uow.conn, token, rid)
         if message_id:
@@ -131,7 +132,7 @@ async def send_agent_message(
     db: Database, user: User, *, rid: str, msg: str, message_id: str | None = None
 ) -> Message:
     """The room's agent (or a manager) answers. A queued chat must be taken first."""
-    validate_text(msg)
+    msg = validate_text(storable_text(msg, len(msg)))
     async with db.transaction() as uow:
         room = await find_room(uow.conn, rid)
         if message_id:
@@ -253,7 +254,7 @@ async def edit_visitor_message(
     db: Database, *, token: str | None, rid: str | None, message_id: str, msg: str
 ) -> Message:
     """The visitor corrects a message of theirs in an open chat; sent again as a message (with editedAt)."""
-    validate_text(msg)
+    msg = validate_text(storable_text(msg, len(msg)))
     async with db.transaction() as uow:
         room = await visitor_room(uow.conn, token, rid)
         room.ensure_open()

@@ -25,6 +25,7 @@ from omnihook.domain.rooms import (
 from omnihook.domain.users import User
 from omnihook.livechat.accounts import EMAIL_RE, find_user
 from omnihook.livechat.departments import department_exists
+from omnihook.livechat.limits import check_json
 from omnihook.livechat.messages import ensure_agent_sees, insert_message
 from omnihook.livechat.queries import (
     find_room,
@@ -303,6 +304,8 @@ class RoomData:
 async def save_info(db: Database, user: User, guest: GuestData, room_data: RoomData) -> Room:
     """Edit a room's topic, tags and custom fields and its visitor's contact data (room.saveInfo)."""
     _check_tags(room_data.tags)
+    check_json("roomData.livechatData", room_data.custom_fields)
+    check_json("guestData.livechatData", guest.custom_fields)
     if guest.email is not None and guest.email and not EMAIL_RE.match(guest.email):
         raise InvalidInput("error-invalid-email", f"guestData.email: {guest.email!r} is not an email address")
     async with db.transaction() as uow:
@@ -320,6 +323,7 @@ async def save_info(db: Database, user: User, guest: GuestData, room_data: RoomD
             room_changes["tags"] = list(dict.fromkeys(room_data.tags))
         if room_data.custom_fields is not None:
             room_changes["custom_fields"] = {**room.custom_fields, **room_data.custom_fields}
+            check_json("roomData.livechatData", room_changes["custom_fields"])
         visitor_changes: dict[str, Any] = {}
         if guest.name:
             visitor_changes["name"] = guest.name
@@ -335,6 +339,7 @@ async def save_info(db: Database, user: User, guest: GuestData, room_data: RoomD
                 )
             ).scalar_one()
             visitor_changes["custom_fields"] = {**(current or {}), **guest.custom_fields}
+            check_json("guestData.livechatData", visitor_changes["custom_fields"])
         await uow.conn.execute(update(rooms).where(rooms.c.id == room.id).values(**room_changes))
         if guest.name:
             await uow.conn.execute(

@@ -15,6 +15,7 @@ from omnihook.domain.ids import new_id
 from omnihook.domain.rooms import NAVIGATION_MESSAGE, InquiryStatus, Message, RoomStatus, Visitor
 from omnihook.livechat.accounts import EMAIL_RE
 from omnihook.livechat.departments import department_exists
+from omnihook.livechat.limits import check_field_count, check_json
 from omnihook.livechat.messages import insert_message
 from omnihook.livechat.queries import (
     next_counter,
@@ -45,12 +46,15 @@ class VisitorInput:
 
 
 def _merge_fields(current: dict[str, Any], fields: list[tuple[str, str, bool]]) -> dict[str, Any]:
+    check_field_count("customFields", len(fields))
     merged = dict(current)
     for key, value, overwrite in fields:
         if not KEY_RE.match(key):
             raise InvalidInput("error-invalid-custom-field", f"key: {key!r} is not a valid field name")
         if overwrite or key not in merged:
             merged[key] = value
+    check_field_count("customFields", len(merged))
+    check_json("customFields", merged)
     return merged
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -15,6 +15,8 @@ from omnihook.webhooks import metrics
 from omnihook.webhooks.runtime import WebhookRuntime
 
 router = APIRouter(tags=["deliveries"])
+# Far beyond any real log, and within a 64-bit integer on both dialects.
+MAX_OFFSET = 2**53
 
 
 @router.get("/api/v1/omnihook/deliveries")
@@ -24,7 +26,7 @@ async def list_deliveries(
     status: str | None = None,
     type: str | None = None,
     roomId: str | None = None,
-    offset: int = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     count: int = 50,
 ) -> dict[str, Any]:
     listing = await log.list_deliveries(
