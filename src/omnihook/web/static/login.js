@@ -5,11 +5,21 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("login-form");
   const error = document.getElementById("login-error");
 
+  // A path on this origin, or null: never an open redirect ("/\\evil", "/\t/evil", "//evil" are refused).
+  function sameOriginPath(next) {
+    if (!next.startsWith("/") || /[\\\u0000-\u001f\u007f]/.test(next)) return null;
+    let url;
+    try {
+      url = new URL(next, location.origin);
+    } catch {
+      return null;
+    }
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
+  }
+
   function nextPage(me) {
     const next = new URLSearchParams(location.search).get("next") || "";
-    // Only paths on this server: never an open redirect.
-    if (next.startsWith("/") && !next.startsWith("//")) return next;
-    return OH.isManager(me) ? "/admin/webhooks" : "/agent";
+    return sameOriginPath(next) || (OH.isManager(me) ? "/admin/webhooks" : "/agent");
   }
 
   form.addEventListener("submit", async (event) => {
