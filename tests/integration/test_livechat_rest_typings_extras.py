@@ -93,8 +93,13 @@ async def test_agents_read_an_inquiry_department_agents_their_departments_and_vi
         await client.get(f"{API}/agents/{alice['X-User-Id']}/departments", headers=bob)
     ).status_code == 403
 
-    info = await client.get(f"{API}/visitors.info", params={"visitorId": visitor["_id"]}, headers=bob)
+    info = await client.get(f"{API}/visitors.info", params={"visitorId": visitor["_id"]}, headers=alice)
     assert info.json()["visitor"]["username"] == visitor["username"]
+    assert "token" not in info.json()["visitor"]
+    assert "token" not in inquiry.json()["inquiry"]["v"]
+    assert (
+        await client.get(f"{API}/visitors.info", params={"visitorId": visitor["_id"]}, headers=bob)
+    ).status_code == 403
     assert (
         await client.get(f"{API}/visitors.info", params={"visitorId": "nope"}, headers=bob)
     ).status_code == 404

@@ -1,4 +1,9 @@
-"""JSON shapes of the Rocket.Chat REST API for our entities."""
+"""JSON shapes of the Rocket.Chat REST API for our entities.
+
+A visitor's token is their password: whoever holds it reads the chat and writes as the visitor. The
+visitor's own API answers with it; JSON for staff (`staff=True`) never carries it. Webhook payloads
+are rendered elsewhere (`webhooks/payloads.py`) and keep it, as Rocket.Chat sends it to the CRM.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +35,8 @@ def _maybe_iso(ts: datetime | None) -> str | None:
     return iso(ts) if ts is not None else None
 
 
-def visitor_json(v: Visitor) -> dict[str, Any]:
-    return {
+def visitor_json(v: Visitor, *, staff: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "_id": v.id,
         "token": v.token,
         "username": v.username,
@@ -47,9 +52,19 @@ def visitor_json(v: Visitor) -> dict[str, Any]:
         "userAgent": v.user_agent,
         "status": "online",
     }
+    if staff:
+        del body["token"]
+    return body
 
 
-def room_json(r: Room) -> dict[str, Any]:
+def _visitor_ref(visitor_id: str, username: str, token: str, *, staff: bool) -> dict[str, Any]:
+    ref = {"_id": visitor_id, "username": username, "token": token, "status": "online"}
+    if staff:
+        del ref["token"]
+    return ref
+
+
+def room_json(r: Room, *, staff: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
         "_id": r.id,
         "t": "l",
@@ -59,12 +74,7 @@ def room_json(r: Room) -> dict[str, Any]:
         "msgs": r.message_count,
         "open": r.is_open,
         "status": r.status.value,
-        "v": {
-            "_id": r.visitor_id,
-            "username": r.visitor_username,
-            "token": r.visitor_token,
-            "status": "online",
-        },
+        "v": _visitor_ref(r.visitor_id, r.visitor_username, r.visitor_token, staff=staff),
         "departmentId": r.department_id,
         "tags": r.tags,
         "livechatData": r.custom_fields,
@@ -90,7 +100,7 @@ def room_json(r: Room) -> dict[str, Any]:
     return body
 
 
-def message_json(m: Message) -> dict[str, Any]:
+def message_json(m: Message, *, staff: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
         "_id": m.id,
         "rid": m.room_id,
@@ -99,7 +109,7 @@ def message_json(m: Message) -> dict[str, Any]:
         "u": {"_id": m.u_id, "username": m.u_username, "name": m.u_name},
         "_updatedAt": iso(m.updated_at),
     }
-    if m.token is not None:
+    if m.token is not None and not staff:
         body["token"] = m.token
     if m.agent_id is not None:
         body["agentId"] = m.agent_id
@@ -117,7 +127,7 @@ def message_json(m: Message) -> dict[str, Any]:
     return body
 
 
-def inquiry_json(i: Inquiry) -> dict[str, Any]:
+def inquiry_json(i: Inquiry, *, staff: bool = False) -> dict[str, Any]:
     return {
         "_id": i.id,
         "rid": i.room_id,
@@ -129,12 +139,7 @@ def inquiry_json(i: Inquiry) -> dict[str, Any]:
         "ts": iso(i.created_at),
         "queuedAt": iso(i.created_at),
         "takenAt": _maybe_iso(i.taken_at),
-        "v": {
-            "_id": i.visitor_id,
-            "username": i.visitor_username,
-            "token": i.visitor_token,
-            "status": "online",
-        },
+        "v": _visitor_ref(i.visitor_id, i.visitor_username, i.visitor_token, staff=staff),
         "_updatedAt": iso(i.taken_at or i.created_at),
     }
 

@@ -24,7 +24,7 @@ from omnihook.domain.rooms import (
 from omnihook.domain.users import Role, User
 from omnihook.livechat.accounts import find_user
 from omnihook.livechat.departments import enabled_department_name
-from omnihook.livechat.messages import insert_message
+from omnihook.livechat.messages import ensure_agent_sees, insert_message
 from omnihook.livechat.queries import (
     find_room,
     inquiry_from_row,
@@ -391,14 +391,13 @@ async def next_agent(db: Database, token: str | None, department_id: str | None)
 
 
 async def inquiry_of_room(db: Database, user: User, room_id: str) -> Inquiry | None:
+    """The room's inquiry, for whoever may see the room (its agent, a manager, or an agent of its queue)."""
     async with db.engine.connect() as conn:
         row = (await conn.execute(inquiry_query().where(inquiries.c.room_id == room_id))).first()
         if row is None:
             return None
-        inquiry = inquiry_from_row(row)
-        if not await may_take_from(conn, user, inquiry.department_id):
-            raise Forbidden("error-not-allowed", "this chat waits in a department you do not serve")
-        return inquiry
+        await ensure_agent_sees(conn, user, await find_room(conn, room_id))
+        return inquiry_from_row(row)
 
 
 QUEUE_DISPATCH_LIMIT = 100  # chats handed out per status change, to keep the transaction short

@@ -10,16 +10,19 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from omnihook.domain.clock import utcnow
-from omnihook.domain.errors import InvalidInput, NotFound
+from omnihook.domain.errors import Forbidden, InvalidInput, NotFound
 from omnihook.domain.ids import new_id
 from omnihook.domain.rooms import NAVIGATION_MESSAGE, InquiryStatus, Message, RoomStatus, Visitor
+from omnihook.domain.users import User
 from omnihook.livechat.accounts import EMAIL_RE
 from omnihook.livechat.departments import department_exists
 from omnihook.livechat.limits import check_field_count, check_json
-from omnihook.livechat.messages import insert_message
+from omnihook.livechat.messages import ensure_agent_sees, insert_message
 from omnihook.livechat.queries import (
     next_counter,
     require_token,
+    room_from_row,
+    room_query,
     visitor_by_token,
     visitor_from_row,
     visitor_room,
@@ -196,12 +199,28 @@ async def page_visited(
         )
 
 
-async def visitor_by_id(db: Database, visitor_id: str) -> Visitor:
+async def visitor_for_staff(db: Database, user: User, visitor_id: str) -> Visitor:
+    """The visitor, for a manager or an agent who may see one of their rooms (the rooms.info rule)."""
     async with db.engine.connect() as conn:
         row = (await conn.execute(select(visitors).where(visitors.c.id == visitor_id))).first()
-    if row is None:
-        raise NotFound("visitor-not-found", f"no visitor {visitor_id!r}")
-    return visitor_from_row(row)
+        if row is None:
+            raise NotFound("visitor-not-found", f"no visitor {visitor_id!r}")
+        if user.is_manager:
+            return visitor_from_row(row)
+        # Only a room the agent serves or one that waits can pass the rule; the rest need not be read.
+        candidates = await conn.execute(
+            room_query().where(
+                rooms.c.visitor_id == visitor_id,
+                (rooms.c.served_by_id == user.id) | (rooms.c.status == RoomStatus.QUEUED),
+            )
+        )
+        for room_row in candidates.all():
+            try:
+                await ensure_agent_sees(conn, user, room_from_row(room_row))
+            except Forbidden:
+                continue
+            return visitor_from_row(row)
+    raise Forbidden("error-not-allowed", "this visitor's chats are not yours")
 
 
 async def check_visitor(db: Database, token: str | None) -> Visitor:

@@ -38,7 +38,7 @@ async def inquiries_queued(
         db, user, department_id=department, offset=offset, count=count
     )
     return {
-        "inquiries": [inquiry_json(i) for i in found],
+        "inquiries": [inquiry_json(i, staff=True) for i in found],
         "count": len(found),
         "offset": offset,
         "total": total,
@@ -54,7 +54,7 @@ class TakeBody(BaseModel):
 @router.post("/livechat/inquiries.take")
 async def inquiries_take(body: TakeBody, user: Agent, db: DB) -> dict[str, Any]:
     inquiry = await routing.take_inquiry(db, user, body.inquiryId, for_user_id=body.userId)
-    return {"inquiry": inquiry_json(inquiry), "success": True}
+    return {"inquiry": inquiry_json(inquiry, staff=True), "success": True}
 
 
 class OutgoingMessage(BaseModel):
@@ -71,7 +71,7 @@ class SendMessageBody(BaseModel):
 async def send_message(body: SendMessageBody, user: Agent, db: DB) -> dict[str, Any]:
     m = body.message
     message = await messages.send_agent_message(db, user, rid=m.rid, msg=m.msg, message_id=m.id)
-    return {"message": message_json(message), "success": True}
+    return {"message": message_json(message, staff=True), "success": True}
 
 
 class ForwardBody(BaseModel):
@@ -139,7 +139,7 @@ async def list_rooms(
         ),
     )
     return {
-        "rooms": [room_json(r) for r in found],
+        "rooms": [room_json(r, staff=True) for r in found],
         "count": len(found),
         "offset": offset,
         "total": total,
@@ -149,7 +149,7 @@ async def list_rooms(
 
 @router.get("/rooms.info")
 async def rooms_info(user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
-    return {"room": room_json(await rooms.room_info(db, user, roomId)), "success": True}
+    return {"room": room_json(await rooms.room_info(db, user, roomId), staff=True), "success": True}
 
 
 @router.get("/chat.syncMessages")
@@ -160,7 +160,7 @@ async def sync_messages(
     changed, withdrawn = await messages.sync(db, user, rid=roomId, since=lastUpdate)
     return {
         "result": {
-            "updated": [message_json(m) for m in changed],
+            "updated": [message_json(m, staff=True) for m in changed],
             "deleted": [{"_id": m.id, "_deletedAt": iso(m.updated_at)} for m in withdrawn],
         },
         "success": True,
@@ -204,7 +204,7 @@ async def inquiries_get_one(
     user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)]
 ) -> dict[str, Any]:
     inquiry = await routing.inquiry_of_room(db, user, roomId)
-    return {"inquiry": inquiry_json(inquiry) if inquiry else None, "success": True}
+    return {"inquiry": inquiry_json(inquiry, staff=True) if inquiry else None, "success": True}
 
 
 @router.get("/livechat/department/{department_id}/agents")
@@ -237,8 +237,12 @@ async def agent_departments(
 
 
 @router.get("/livechat/visitors.info")
-async def visitors_info(_: Agent, db: DB, visitorId: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
-    return {"visitor": visitor_json(await visitors.visitor_by_id(db, visitorId)), "success": True}
+async def visitors_info(
+    user: Agent, db: DB, visitorId: Annotated[str, Query(min_length=1)]
+) -> dict[str, Any]:
+    """The visitor of a chat this agent may see (as for rooms.info); managers: every visitor."""
+    visitor = await visitors.visitor_for_staff(db, user, visitorId)
+    return {"visitor": visitor_json(visitor, staff=True), "success": True}
 
 
 @router.get("/livechat/transfer.history/{rid}")

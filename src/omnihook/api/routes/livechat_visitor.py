@@ -213,7 +213,7 @@ async def messages_history(
     found = await messages.history(
         db, rid=rid, token=token, user=user, before=ls, after=end, limit=limit, offset=offset
     )
-    return {"messages": [message_json(m) for m in found], "success": True}
+    return {"messages": [message_json(m, staff=user is not None) for m in found], "success": True}
 
 
 class RoomCloseBody(BaseModel):
