@@ -192,6 +192,9 @@ async def test_the_secret_token_is_never_read_back_by_a_manager_or_an_admin(
             assert SECRET not in response.text and "crm-token" not in response.text
             values = await read_settings(client, reader)
             assert values["Livechat_secret_token"] == "********6789"  # the last four at most
+        # nor by an admin through Rocket.Chat's generic settings API
+        one = await client.get("/api/v1/settings/Livechat_secret_token", headers=admin)
+        assert one.status_code == 200 and one.json()["value"] == "********6789", one.text
 
 
 async def test_saving_without_the_secret_or_with_its_mask_keeps_it(

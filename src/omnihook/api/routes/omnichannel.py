@@ -189,6 +189,8 @@ async def delete_department(department_id: str, _: Manager, db: DB) -> dict[str,
 async def read_setting(setting_id: str, _: Admin, db: DB) -> dict[str, Any]:
     if setting_id in BY_SETTING_ID:
         value = (await integration.current_integration_settings(db))[setting_id]
+        if BY_SETTING_ID[setting_id].kind == "secret":  # write-only, as on every other path
+            value = integration.mask_secret_value(value)
     else:
         value = await workspace_settings.get_setting(db, setting_id)
     return {"_id": setting_id, "value": value, "success": True}
