@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnihook.domain.errors import DomainError
+from omnihook.storage.availability import database_unavailable
 
 log = logging.getLogger("omnihook.api")
 
@@ -34,8 +35,6 @@ def _describe(errors: list[Any]) -> str:
     return "; ".join(parts)
 
 
-_UNAVAILABLE_STATES = ("08", "53", "57P")  # connection, insufficient resources (disk full), shutdown
-_UNAVAILABLE_TEXT = ("unable to open database", "disk i/o error", "database or disk is full", "readonly")
 RETRY_AFTER_SECONDS = 5
 
 
@@ -57,22 +56,6 @@ class _Outage:
 
 
 outage = _Outage()
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """True when `exc` says the database cannot be reached or cannot write (not the caller's input)."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
-        if state.startswith(_UNAVAILABLE_STATES) or state == "55000":
-            return True
-        return isinstance(exc, OperationalError) and any(
-            t in str(exc.orig).lower() for t in _UNAVAILABLE_TEXT
-        )
-    return isinstance(exc, (ConnectionError, TimeoutError)) or (
-        isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
-    )
 
 
 def unavailable_response() -> JSONResponse:

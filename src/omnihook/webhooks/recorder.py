@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from omnihook.domain.clock import utcnow
 from omnihook.livechat.crm import CRM_DATA_CAP, save_crm_answers
+from omnihook.storage.availability import database_unavailable
 from omnihook.storage.storable import storable_headers, storable_text
 from omnihook.webhooks import metrics
 from omnihook.webhooks.queue_store import Claimed, Finished, OutcomeRows, QueueStore, Retried
@@ -117,10 +118,9 @@ def _status_error(outcome: Outcome) -> str | None:
 
 
 def _unreachable(exc: BaseException) -> bool:
-    """The database, not the row: nothing can be written until it is back."""
-    if isinstance(exc, OperationalError | InterfaceError | OSError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    """The database, not the row: nothing can be written until it is back. Wider than the API's test:
+    any operational error (a locked SQLite file too) holds results rather than risk a second send."""
+    return database_unavailable(exc) or isinstance(exc, OperationalError | InterfaceError | OSError)
 
 
 class Recorder:
