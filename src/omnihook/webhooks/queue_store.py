@@ -150,7 +150,21 @@ class QueueStore:
         if not parts:
             return []
         query = text(" UNION ALL ".join(parts)).bindparams(_now())
-        heads = [Head(r.seq, r.endpoint_id, r.ordering_key, r.id) for r in await conn.execute(query, params)]
+        return await self._take_runs(
+            conn, await conn.execute(query, params), wants, lease_ends, now, run_length
+        )
+
+    async def _take_runs(
+        self,
+        conn: AsyncConnection,
+        head_rows: Any,
+        wants: Mapping[str, int],
+        lease_ends: Mapping[str, datetime],
+        now: datetime,
+        run_length: int,
+    ) -> list[Claimed]:
+        """Lease the heads found (rows of seq, id, endpoint_id, ordering_key) with the runs behind them."""
+        heads = [Head(r.seq, r.endpoint_id, r.ordering_key, r.id) for r in head_rows]
         followers = await self._followers(conn, heads, wants, run_length, now)
         return await self._take(conn, [h.seq for h in heads], lease_ends, now, followers=followers)
 
@@ -264,9 +278,9 @@ class QueueStore:
                 ) AND d.next_attempt_at <= :now"""
             )
         query = text(" UNION ALL ".join(parts)).bindparams(_now(), *expanding)
-        heads = [Head(r.seq, r.endpoint_id, r.ordering_key, r.id) for r in await conn.execute(query, params)]
-        followers = await self._followers(conn, heads, wants or {}, run_length, now)
-        return await self._take(conn, [h.seq for h in heads], lease_ends, now, followers=followers)
+        return await self._take_runs(
+            conn, await conn.execute(query, params), wants or {}, lease_ends, now, run_length
+        )
 
     async def _take(
         self,
@@ -282,7 +296,6 @@ class QueueStore:
         followers = followers or {}
         if not seqs:
             return []
-        behind = {f for run in followers.values() for f in run}
         seqs = seqs + [f for head in seqs for f in followers.get(head, ())]
         if not self.db.is_sqlite:
             # Another dispatcher may be claiming the same heads: keep only the rows locked here.
@@ -298,7 +311,8 @@ class QueueStore:
             kept = {row.seq for row in locked}
             # Only heads locked here lead runs, and a run keeps its rows up to the first another
             # dispatcher holds: a row taken without its head would wait, leased, for nobody.
-            heads = [seq for seq in seqs if seq in kept and seq not in behind]
+            runs = {f for run in followers.values() for f in run}
+            heads = [seq for seq in seqs if seq in kept and seq not in runs]
             followers = {
                 head: list(itertools.takewhile(kept.__contains__, followers.get(head, ()))) for head in heads
             }

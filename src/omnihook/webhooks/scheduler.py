@@ -175,22 +175,21 @@ class Scheduler:
         return sum(s.in_flight for s in self.slots.values())
 
     def drain(self) -> list[Claimed]:
-        """Everything queued and not yet sent (to give back on stop, or for a disabled endpoint)."""
-        items = [item for slots in self.slots.values() for head in slots.queue for item in head.run]
-        for slots in self.slots.values():
-            slots.queue.clear()
-            slots.queued = 0
-        return items
+        """Everything queued and not yet sent (to give back on stop)."""
+        return self._give_back(self.slots)
 
     def drain_disabled(self) -> list[Claimed]:
         """What is queued for endpoints that are gone or disabled: to give back."""
+        gone = [e for e in self.slots if (endpoint := self.endpoints.get(e)) is None or not endpoint.enabled]
+        return self._give_back(gone)
+
+    def _give_back(self, endpoint_ids: Iterable[str]) -> list[Claimed]:
         items: list[Claimed] = []
-        for endpoint_id, slots in self.slots.items():
-            endpoint = self.endpoints.get(endpoint_id)
-            if slots.queue and (endpoint is None or not endpoint.enabled):
-                items.extend(item for head in slots.queue for item in head.run)
-                slots.queue.clear()
-                slots.queued = 0
+        for endpoint_id in endpoint_ids:
+            slots = self.slots[endpoint_id]
+            items.extend(item for head in slots.queue for item in head.run)
+            slots.queue.clear()
+            slots.queued = 0
         return items
 
 
