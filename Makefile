@@ -1,11 +1,14 @@
-# The README's commands. Only Python 3.11+ and make are needed: uv is bootstrapped when missing.
+# The README's commands. Python 3.11+, Node.js 20 with npm, and make are needed: uv is bootstrapped when
+# missing; npm installs the Node packages of package.json (the official livechat widget, and the JavaScript
+# SDK the tests use) into node_modules.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.omnihook-installed
 
-.PHONY: run test lint typecheck pytest bench lock install clean chromium
+.PHONY: run test lint typecheck pytest bench lock install clean chromium node
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,14 +17,24 @@ $(STAMP): requirements.lock pyproject.toml
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-install: $(STAMP)
+# package.json pins exact versions; no lock is kept (it would record download addresses), so npm resolves
+# the packages' own dependencies when node_modules is missing or package.json is newer than the last install.
+$(NODE_STAMP): package.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "omnihook needs Node.js 20 and npm (the livechat widget is an npm package). Run:  sudo apt-get install -y nodejs npm   then make again." >&2; exit 1; }
+	npm install --no-audit --no-fund --no-package-lock --ignore-scripts
+	@touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 ## Start the server on the embedded default (SQLite file ./omnihook.db) at http://127.0.0.1:3000
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/omnihook serve
 
 ## Lint, type-check and run the whole suite on SQLite and on PostgreSQL (and the browser tests in Chromium)
-test: $(STAMP) chromium
+test: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -47,4 +60,4 @@ lock:
 	$(UV) pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11 -q
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
