@@ -100,6 +100,15 @@ def room_json(r: Room, *, staff: bool = False) -> dict[str, Any]:
     return body
 
 
+def _staff_navigation(navigation: dict[str, Any]) -> dict[str, Any]:
+    """A page visit as staff see it: the page without the visitor's token Rocket.Chat records in it."""
+    cleaned = {k: v for k, v in navigation.items() if k != "token"}
+    page = navigation.get("page")
+    if isinstance(page, dict):
+        cleaned["page"] = {k: v for k, v in page.items() if k != "token"}
+    return cleaned
+
+
 def message_json(m: Message, *, staff: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
         "_id": m.id,
@@ -118,7 +127,7 @@ def message_json(m: Message, *, staff: bool = False) -> dict[str, Any]:
     if m.closing_message:
         body["closingMessage"] = True
     if m.navigation is not None:
-        body["navigation"] = m.navigation
+        body["navigation"] = _staff_navigation(m.navigation) if staff else m.navigation
     if m.transfer_data is not None:
         body["transferData"] = m.transfer_data
     if m.edited_at is not None:
