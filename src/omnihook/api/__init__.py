@@ -10,6 +10,7 @@ from omnihook.api.routes import (
     deliveries,
     endpoints,
     livechat_agent,
+    livechat_appearance,
     livechat_visitor,
     omnichannel,
     webhooks,
@@ -23,6 +24,7 @@ def install_api(app: FastAPI) -> None:
     app.include_router(omnichannel.router)
     app.include_router(livechat_visitor.router)
     app.include_router(livechat_agent.router)
+    app.include_router(livechat_appearance.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(endpoints.router)

@@ -1,4 +1,5 @@
-"""What the visitor widget needs to start: settings, departments, whether anyone is online."""
+"""What the visitor widget needs to start: its settings, departments, whether anyone is online, and
+the visitor's own chat when it comes back with its token."""
 
 from __future__ import annotations
 
@@ -19,19 +20,49 @@ from omnihook.storage.database import Database
 from omnihook.storage.settings_store import read_settings
 from omnihook.storage.tables import visitors
 
+# Rocket.Chat's Message_MaxAllowedSize default: the widget's text limit when the character limit is on
+# without a number of its own.
+MESSAGE_MAX_ALLOWED_SIZE = 5000
+
+# The settings livechat/config reads (Rocket.Chat's getInitSettings, less what omnihook has not got).
 WIDGET_SETTINGS = [
     "Livechat_enabled",
     "Livechat_title",
     "Livechat_title_color",
-    "Livechat_offline_title",
+    "Livechat_enable_message_character_limit",
+    "Livechat_message_character_limit",
+    "Livechat_show_agent_info",
+    "Livechat_show_agent_email",
+    "Livechat_display_offline_form",
+    "Livechat_offline_form_unavailable",
     "Livechat_offline_message",
     "Livechat_offline_success_message",
-    "Livechat_registration_form",
-    "Livechat_display_offline_form",
-    "Livechat_history_monitor_type",
+    "Livechat_offline_title",
+    "Livechat_offline_title_color",
     "Livechat_conversation_finished_message",
+    "Livechat_conversation_finished_text",
+    "Livechat_registration_form",
+    "Livechat_name_field_registration_form",
+    "Livechat_email_field_registration_form",
+    "Livechat_registration_form_message",
+    "Livechat_hide_watermark",
+    "Livechat_background",
+    "Livechat_widget_position",
+    "Livechat_hide_system_messages",
+    "Livechat_hide_expand_chat",
+    "Livechat_allow_switching_departments",
+    "Livechat_clear_local_storage_when_chat_ended",
+    "Livechat_history_monitor_type",
     "Omnichannel_allow_visitors_to_close_conversation",
 ]
+
+
+@dataclass(frozen=True)
+class AgentDisplay:
+    """What a visitor is shown of the agent serving it (Livechat_show_agent_info / _email)."""
+
+    show_info: bool = True
+    show_email: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +73,31 @@ class WidgetConfig:
     guest: Visitor | None = None
     room: Room | None = None
     agent: User | None = None
+
+    @property
+    def agent_display(self) -> AgentDisplay:
+        return AgentDisplay(
+            show_info=bool(self.settings["Livechat_show_agent_info"]),
+            show_email=bool(self.settings["Livechat_show_agent_email"]),
+        )
+
+    @property
+    def limit_text_length(self) -> int | bool:
+        """Rocket.Chat's `limitTextLength`: false, or the number of characters a message may have."""
+        if not self.settings["Livechat_enable_message_character_limit"]:
+            return False
+        return int(self.settings["Livechat_message_character_limit"]) or MESSAGE_MAX_ALLOWED_SIZE
+
+
+async def agent_display(db: Database) -> AgentDisplay:
+    ids = ["Livechat_show_agent_info", "Livechat_show_agent_email"]
+    async with db.engine.connect() as conn:
+        stored = await read_settings(conn, ids)
+    values = {k: stored.get(k, SETTINGS[k].default) for k in ids}
+    return AgentDisplay(
+        show_info=bool(values["Livechat_show_agent_info"]),
+        show_email=bool(values["Livechat_show_agent_email"]),
+    )
 
 
 async def widget_config(

@@ -37,44 +37,52 @@ MaybeUser = Annotated[User | None, Depends(optional_user)]
 
 @router.get("/config")
 async def config(db: DB, token: str | None = None, department: str | None = None) -> dict[str, Any]:
-    """Widget settings and `online` (is an agent available, in the department when given)."""
+    """What the widget reads, in Rocket.Chat's shape (lib/livechat.ts `settings`), from the Livechat_*
+    settings, and `online` (is an agent available, in the department when given)."""
     cfg = await widget.widget_config(db, token=token, department_id=department)
     s = cfg.settings
+    if not s["Livechat_enabled"]:
+        return {"config": {"enabled": False}, "success": True}
     body: dict[str, Any] = {
-        "enabled": s["Livechat_enabled"],
+        "enabled": True,
         "settings": {
             "registrationForm": s["Livechat_registration_form"],
-            "allowSwitchingDepartments": True,
-            "nameFieldRegistrationForm": True,
-            "emailFieldRegistrationForm": True,
+            "allowSwitchingDepartments": s["Livechat_allow_switching_departments"],
+            "nameFieldRegistrationForm": s["Livechat_name_field_registration_form"],
+            "emailFieldRegistrationForm": s["Livechat_email_field_registration_form"],
             "displayOfflineForm": s["Livechat_display_offline_form"],
             "videoCall": False,
-            "fileUpload": False,
+            "fileUpload": False,  # uploads are refused (livechat/upload)
             "language": "en",
-            "transcript": False,
+            "transcript": False,  # no email is sent (livechat/transcript)
             "historyMonitorType": s["Livechat_history_monitor_type"],
             "forceAcceptDataProcessingConsent": False,
             "showConnecting": False,
-            "agentHiddenInfo": False,
-            "clearLocalStorageWhenChatEnded": False,
-            "limitTextLength": False,
-            "allowVisitorsToCloseConversation": s["Omnichannel_allow_visitors_to_close_conversation"],
+            "agentHiddenInfo": s["Livechat_show_agent_info"] is False,
+            "clearLocalStorageWhenChatEnded": s["Livechat_clear_local_storage_when_chat_ended"],
+            "limitTextLength": cfg.limit_text_length,
+            "hiddenSystemMessages": s["Livechat_hide_system_messages"],
+            "hideWatermark": s["Livechat_hide_watermark"],
+            "hideExpandChat": s["Livechat_hide_expand_chat"],
+            "visitorsCanCloseChat": s["Omnichannel_allow_visitors_to_close_conversation"],
         },
         "theme": {
             "title": s["Livechat_title"],
             "color": s["Livechat_title_color"],
             "offlineTitle": s["Livechat_offline_title"],
-            "offlineColor": s["Livechat_title_color"],
+            "offlineColor": s["Livechat_offline_title_color"],
+            "position": s["Livechat_widget_position"] or "right",
+            "background": s["Livechat_background"],
             "actionLinks": [],
         },
         "messages": {
             "offlineMessage": s["Livechat_offline_message"],
             "offlineSuccessMessage": s["Livechat_offline_success_message"],
-            "offlineUnavailableMessage": "",
+            "offlineUnavailableMessage": s["Livechat_offline_form_unavailable"],
             "conversationFinishedMessage": s["Livechat_conversation_finished_message"],
-            "conversationFinishedText": "",
+            "conversationFinishedText": s["Livechat_conversation_finished_text"],
             "transcriptMessage": "",
-            "registrationFormMessage": "",
+            "registrationFormMessage": s["Livechat_registration_form_message"],
             "dataProcessingConsentText": "",
         },
         "survey": {
@@ -91,24 +99,29 @@ async def config(db: DB, token: str | None = None, department: str | None = None
             }
             for d in cfg.departments
         ],
-        "resources": {"sound": [], "emojis": []},
+        # Rocket.Chat names a notification sound here; omnihook has none, and the widget then plays none.
+        "resources": {"emojis": []},
         "online": cfg.online,
     }
-    if not s["Livechat_enabled"]:
-        return {"config": {"enabled": False}, "success": True}
     if cfg.guest is not None:
         body["guest"] = visitor_json(cfg.guest)
     if cfg.room is not None:
         body["room"] = room_json(cfg.room)
     if cfg.agent is not None:
-        body["agent"] = _public_agent(cfg.agent)
+        body["agent"] = public_agent(cfg.agent, cfg.agent_display)
     return {"config": body, "success": True}
 
 
-def _public_agent(agent: User) -> dict[str, Any]:
-    """What a visitor may see of an agent (no roles, no status)."""
+def public_agent(agent: User, display: widget.AgentDisplay) -> dict[str, Any]:
+    """What a visitor may see of an agent (Rocket.Chat's normalizeAgent): `{hiddenInfo: true}` when
+    Livechat_show_agent_info is off; no roles or status; emails only with Livechat_show_agent_email."""
+    if not display.show_info:
+        return {"hiddenInfo": True}
     data = user_json(agent)
-    return {"_id": data["_id"], "username": data["username"], "name": data["name"], "emails": data["emails"]}
+    shown = {"_id": data["_id"], "username": data["username"], "name": data["name"]}
+    if display.show_email:
+        shown["emails"] = data["emails"]
+    return shown
 
 
 class CustomFieldIn(BaseModel):
@@ -324,7 +337,8 @@ async def page_visited(body: PageVisitedBody, db: DB) -> dict[str, Any]:
 @router.get("/agent.info/{rid}/{token}")
 async def agent_info(rid: str, token: str, db: DB) -> dict[str, Any]:
     """The agent serving the visitor's chat."""
-    return {"agent": _public_agent(await rooms.agent_of_room(db, token=token, rid=rid)), "success": True}
+    agent = await rooms.agent_of_room(db, token=token, rid=rid)
+    return {"agent": public_agent(agent, await widget.agent_display(db)), "success": True}
 
 
 @router.delete("/visitor/{token}")
@@ -362,7 +376,7 @@ async def agent_next(token: str, db: DB, department: str | None = None) -> dict[
     agent = await routing.next_agent(db, token, department)
     if agent is None:
         return {"success": True}
-    return {"agent": _public_agent(agent), "success": True}
+    return {"agent": public_agent(agent, await widget.agent_display(db)), "success": True}
 
 
 class MessageEditBody(BaseModel):

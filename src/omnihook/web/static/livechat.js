@@ -46,7 +46,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     const who = agent && (agentName || agent.username);
     $("room-state").textContent = !room ? "" : agent ? `Chatting with ${who}` : "Waiting for an agent…";
     const settings = config.settings || {};
-    $("end-chat").hidden = !room || settings.allowVisitorsToCloseConversation === false;
+    $("end-chat").hidden = !room || settings.visitorsCanCloseChat === false;
   }
 
   async function loadAgentName() {
