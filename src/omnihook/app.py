@@ -17,6 +17,9 @@ from omnihook.api import install_api
 from omnihook.api.errors import error_response, outage
 from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
+from omnihook.livechat.live_events import install_live_events
+from omnihook.livechat.presence import Presence
+from omnihook.realtime import Limits, install_realtime
 from omnihook.storage.database import Database
 from omnihook.storage.migrate import migrate
 from omnihook.web import install_web
@@ -103,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.database_url)
     webhook_runtime = WebhookRuntime(db, settings)
+    live = install_live_events(db)
+    presence = Presence(db, grace_seconds=settings.agent_offline_grace_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,10 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await announce_first_admin(db, settings)
         if settings.dispatcher_in_server:
             await webhook_runtime.start_dispatcher()
+        presence.start()
         try:
             yield
         finally:
-            await app.state.live.aclose()
+            await live.aclose()
+            await realtime.aclose()
+            await presence.aclose()
             await webhook_runtime.close()
             await db.dispose()
 
@@ -126,7 +134,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
     app.state.webhooks = webhook_runtime
+    app.state.live = live
+    app.state.presence = presence
     install_api(app)
     install_web(app, db)
+    limits = Limits(
+        max_frame_bytes=settings.realtime_max_frame_bytes,
+        max_subscriptions=settings.realtime_max_subscriptions,
+        send_queue=settings.realtime_send_queue,
+        ping_seconds=settings.realtime_ping_seconds,
+    )
+    realtime = install_realtime(app, db, live, presence, limits)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

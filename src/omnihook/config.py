@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     delivery_retention_days: float = 30.0
     # A request body larger than this is refused with 413 before the app reads it.
     max_body_bytes: int = 1024 * 1024
+    # The realtime API (/websocket): a larger client frame is refused with a DDP error; a socket holds at
+    # most this many subscriptions; a client that leaves this many frames unread is disconnected.
+    realtime_max_frame_bytes: int = 64 * 1024
+    realtime_max_subscriptions: int = 100
+    realtime_send_queue: int = 512
+    realtime_ping_seconds: float = 25.0
+    # An agent whose last live connection (realtime socket, agent stream) has been gone this long
+    # becomes not available, so auto-assignment stops giving it chats.
+    agent_offline_grace_seconds: float = 60.0
     log_level: str = "info"
 
 

@@ -1,5 +1,6 @@
-"""The layering rule, read from the source: api/ and web/ are siblings that never import each other,
-and neither imports the composition root (omnihook.app) above them; nor does http/, below both."""
+"""The layering rule, read from the source: api/, web/ and realtime/ are siblings that never import each
+other, and none imports the composition root (omnihook.app) above them; nor does http/, below api/ and
+web/, nor livechat/ (the use cases and the live events), below all three."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "omnihook"
 
 FORBIDDEN = {
-    "api": ("omnihook.web", "omnihook.app"),
-    "web": ("omnihook.api", "omnihook.app"),
-    "http": ("omnihook.api", "omnihook.web", "omnihook.app"),
+    "api": ("omnihook.web", "omnihook.realtime", "omnihook.app"),
+    "web": ("omnihook.api", "omnihook.realtime", "omnihook.app"),
+    "realtime": ("omnihook.api", "omnihook.web", "omnihook.http", "omnihook.app"),
+    "http": ("omnihook.api", "omnihook.web", "omnihook.realtime", "omnihook.app"),
+    # The live events feed web/ and realtime/ alike, so they live below both.
+    "livechat": ("omnihook.api", "omnihook.web", "omnihook.realtime", "omnihook.http", "omnihook.app"),
 }
 
 

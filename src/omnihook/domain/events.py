@@ -69,6 +69,23 @@ class MessageSent(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessageDeleted(DomainEvent):
+    """A message was withdrawn: kept, hidden from every reader (not a webhook event)."""
+
+    kind = "message.deleted"
+    message_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokensRevoked(DomainEvent):
+    """Some login tokens of a user stopped being valid (logout, expiry, password change): live
+    connections opened with them check theirs again. Not a webhook event."""
+
+    kind = "tokens.revoked"
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfflineMessageReceived(DomainEvent):
     kind = "offline_message.received"
     offline_message_id: str

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import Conflict, Forbidden, NotFound
-from omnihook.domain.events import MessageSent
+from omnihook.domain.events import MessageDeleted, MessageSent
 from omnihook.domain.ids import new_id
 from omnihook.domain.rooms import TRANSFER_MESSAGE, Message, Room, RoomStatus, validate_text
 from omnihook.domain.users import User
@@ -278,6 +278,7 @@ async def delete_visitor_message(
         await uow.conn.execute(
             update(messages).where(messages.c.id == message.id).values(hidden=True, updated_at=utcnow())
         )
+        uow.record(MessageDeleted(room_id=room.id, message_id=message.id))
         return message
 
 

@@ -100,6 +100,8 @@ visitors = Table(
     Column("host", String(255), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # 'online' while a realtime connection of this visitor is up, 'offline' once the last one closed
+    Column("status", String(20), nullable=True),
 )
 
 rooms = Table(
@@ -301,4 +303,20 @@ delivery_attempts = Table(
     Column("response_headers", JSON, nullable=True),
     Column("response_body", Text, nullable=True),  # capped
     Index("ix_delivery_attempts_delivery", "delivery_id", "attempt_no"),
+)
+
+# The live connections (realtime sockets, agent streams) of every server process: an agent whose last
+# one has been gone for a grace period stops taking chats; a visitor whose last one closed is offline.
+live_connections = Table(
+    "live_connections",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("server_id", String(ID), nullable=False),  # the process holding it, which refreshes seen_at
+    Column("user_id", String(ID), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("visitor_token", String(200), nullable=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),  # an agent's: kept until its grace period is over
+    Index("ix_live_connections_user", "user_id"),
+    Index("ix_live_connections_visitor", "visitor_token"),
+    Index("ix_live_connections_server", "server_id"),
 )

@@ -29,20 +29,11 @@ class RedactQueryCredentials(logging.Filter):
 
 
 def install_web(app: FastAPI, db: Database) -> None:
-    """Serve the pages and static files, and feed committed domain events to the live streams.
-
-    The app's lifespan must `await app.state.live.aclose()` on shutdown.
-    """
+    """Serve the pages and static files, and their live streams (from `app.state.live`, the broker of
+    the live events, which the composition root sets up)."""
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactQueryCredentials) for f in access_log.filters):
         access_log.addFilter(RedactQueryCredentials())
-    broker = live.Broker()
-    app.state.live = broker
-    if db.is_sqlite:
-        db.after_commit.append(broker.publish)
-    else:
-        broker.relay = live.PostgresRelay(db, broker)
-        db.before_commit.append(broker.relay.before_commit)
     app.include_router(live.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

@@ -1,19 +1,15 @@
-"""Live updates for the pages: domain events fanned out over Server-Sent Events.
-
-A page hears about a change only once it is committed. On SQLite (one process) the broker is an
-`after_commit` listener. On PostgreSQL several server processes may share the database, so each
-transaction sends its notes with NOTIFY (delivered at commit, dropped on rollback) and every process
-LISTENs and fans them out to its own streams: a visitor and an agent may sit behind different servers.
+"""Live updates for the pages: the live events (livechat/live_events.py) over Server-Sent Events.
 
 Streams carry notes, not content ({kind, roomId, messageId, ...}): the page reloads what it shows
-through the REST API, which applies the usual permissions. A visitor stream carries its own room only.
+through the REST API, which applies the usual permissions. A visitor stream carries its own room only;
+an agent stream ends when the login token it was opened with is revoked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from types import FrameType
 from typing import Annotated, Any
 
@@ -22,143 +18,41 @@ import uvicorn
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.errors import DomainError, Forbidden, NotFound
-from omnihook.domain.events import DomainEvent, MessageSent, RoomTaken
 from omnihook.http.deps import DB
 from omnihook.livechat.accounts import authenticate
+from omnihook.livechat.live_events import (
+    QUEUE_SIZE,
+    RESYNC,
+    TOKENS_REVOKED,
+    TYPING,
+    Broker,
+    LiveUnavailable,
+    PostgresRelay,
+    Subscription,
+    note_for,
+)
+from omnihook.livechat.presence import Presence
 from omnihook.storage.database import Database
-from omnihook.storage.notify import Listener, notify
 from omnihook.storage.tables import rooms
 
+__all__ = [
+    "QUEUE_SIZE",
+    "RESYNC",
+    "Broker",
+    "LiveUnavailable",
+    "PostgresRelay",
+    "Subscription",
+    "end_streams_on_exit",
+    "event_stream",
+    "note_for",
+    "router",
+]
+
 HEARTBEAT_SECONDS = 15.0
-QUEUE_SIZE = 256
-LIVE_CHANNEL = "omnihook_live"
-# Notes per NOTIFY: keeps each payload far below PostgreSQL's 8000-byte limit.
-NOTES_PER_NOTIFY = 40
-LISTEN_READY_SECONDS = 10.0
-RESYNC: dict[str, Any] = {"kind": "resync", "roomId": None}
-
-
-class LiveUnavailable(DomainError):
-    status = 503
-    error_type = "live-unavailable"
-
-
-def note_for(event: DomainEvent) -> dict[str, Any]:
-    """What a page is told about an event: its kind and ids, never message text or visitor details."""
-    note: dict[str, Any] = {"kind": event.kind, "roomId": event.room_id}
-    if isinstance(event, MessageSent):
-        note.update(messageId=event.message_id, byVisitor=event.by_visitor)
-    elif isinstance(event, RoomTaken):
-        note["agentId"] = event.agent_id
-    return note
-
-
-class Subscription:
-    def __init__(self, room_id: str | None) -> None:
-        # None: every room (staff); a room id: that room only (a visitor).
-        self.room_id = room_id
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
-        # Set when notes were dropped for a slow reader: the page must reload everything.
-        self.overflowed = False
-        self.closed = asyncio.Event()
-
-    def offer(self, note: dict[str, Any]) -> None:
-        # A resync (notes may have been missed) concerns every stream, whatever its room.
-        if note["kind"] != "resync" and self.room_id is not None and note["roomId"] != self.room_id:
-            return
-        try:
-            self.queue.put_nowait(note)
-        except asyncio.QueueFull:
-            self.overflowed = True
-
-
-class Broker:
-    def __init__(self) -> None:
-        self._subscriptions: set[Subscription] = set()
-        self.closing = False
-        # Set on PostgreSQL: notes then come from LISTEN, for every process alike.
-        self.relay: PostgresRelay | None = None
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscriptions)
-
-    def publish(self, events: list[DomainEvent]) -> None:
-        """An after-commit listener: never blocks, never raises into the committing request."""
-        self.fanout([note_for(event) for event in events])
-
-    def fanout(self, notes: list[dict[str, Any]]) -> None:
-        for note in notes:
-            for subscription in list(self._subscriptions):
-                subscription.offer(note)
-
-    async def ready(self) -> None:
-        """Returns once committed changes will reach new subscribers (LISTEN is up, on PostgreSQL)."""
-        if self.relay is not None:
-            await self.relay.ensure_listening()
-
-    async def aclose(self) -> None:
-        self.close()
-        if self.relay is not None:
-            await self.relay.close()
-
-    def close(self) -> None:
-        """End every stream (the server is stopping); browsers reconnect to whichever server is up."""
-        self.closing = True
-        for subscription in self._subscriptions:
-            subscription.closed.set()
-
-    @contextlib.contextmanager
-    def subscribe(self, room_id: str | None = None) -> Iterator[Subscription]:
-        subscription = Subscription(room_id)
-        if self.closing:
-            subscription.closed.set()
-        self._subscriptions.add(subscription)
-        try:
-            yield subscription
-        finally:
-            self._subscriptions.discard(subscription)
-
-
-class PostgresRelay:
-    """Carries notes between the server processes that share one PostgreSQL database."""
-
-    def __init__(self, db: Database, broker: Broker) -> None:
-        self.broker = broker
-        self.listener = Listener(
-            db, {LIVE_CHANNEL: self._on_notify}, name="live", on_connect=self._on_connect
-        )
-
-    async def before_commit(self, conn: AsyncConnection, events: list[DomainEvent]) -> None:
-        """A before-commit hook: NOTIFY is delivered at commit, and not at all on rollback."""
-        notes = [note_for(event) for event in events]
-        for start in range(0, len(notes), NOTES_PER_NOTIFY):
-            await notify(conn, LIVE_CHANNEL, orjson.dumps(notes[start : start + NOTES_PER_NOTIFY]).decode())
-
-    async def ensure_listening(self) -> None:
-        # Started on the first stream: a server nobody watches keeps no extra connection.
-        self.listener.start()
-        try:
-            await asyncio.wait_for(self.listener.ready.wait(), LISTEN_READY_SECONDS)
-        except TimeoutError as exc:
-            raise LiveUnavailable("live-unavailable", "live updates are unavailable: no database") from exc
-
-    def _on_connect(self, reconnected: bool) -> None:
-        if reconnected:
-            self.broker.fanout([RESYNC])  # notes sent while away are lost: pages reload
-
-    def _on_notify(self, payload: str) -> None:
-        try:
-            notes = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return
-        self.broker.fanout(notes)
-
-    async def close(self) -> None:
-        await self.listener.close()
+# Pages reload on notes; what is not a change of state they show is not sent to them.
+NOT_FOR_PAGES = frozenset({TYPING, TOKENS_REVOKED})
 
 
 def _frame(note: dict[str, Any]) -> bytes:
@@ -166,9 +60,15 @@ def _frame(note: dict[str, Any]) -> bytes:
 
 
 async def event_stream(
-    broker: Broker, room_id: str | None, heartbeat: float = HEARTBEAT_SECONDS
+    broker: Broker,
+    room_id: str | None,
+    heartbeat: float = HEARTBEAT_SECONDS,
+    *,
+    user_id: str | None = None,
+    still_valid: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    with broker.subscribe(room_id) as subscription:
+    """The stream of one page; with `user_id`, it ends once `still_valid()` says its token is gone."""
+    with broker.subscribe(room_id, user_id=user_id) as subscription:
         # The page reloads its state on `hello`, so nothing committed after this point is missed.
         yield b"retry: 2000\n" + _frame({"kind": "hello", "roomId": room_id})
         while not subscription.closed.is_set():
@@ -179,6 +79,12 @@ async def event_stream(
                 continue
             if note is None:
                 return
+            if note["kind"] == TOKENS_REVOKED:
+                if still_valid is not None and not await still_valid():
+                    return
+                continue
+            if note["kind"] in NOT_FOR_PAGES:
+                continue
             if subscription.overflowed:
                 subscription.overflowed = False
                 yield _frame({"kind": "resync", "roomId": room_id})
@@ -212,14 +118,30 @@ def end_streams_on_exit(server: uvicorn.Server, broker: Broker) -> None:
     server.handle_exit = handle_exit_and_close  # type: ignore[method-assign]
 
 
-async def _sse(request: Request, room_id: str | None) -> StreamingResponse:
-    broker: Broker = request.app.state.live
+async def _sse(request: Request, stream: AsyncGenerator[bytes, None], broker: Broker) -> StreamingResponse:
     await broker.ready()
     return StreamingResponse(
-        event_stream(broker, room_id),
+        stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def agent_event_stream(
+    broker: Broker, presence: Presence, db: Database, user_id: str, token: str
+) -> AsyncGenerator[bytes, None]:
+    """An agent's stream: a live connection of the agent while open, ended when its token is revoked."""
+
+    async def still_valid() -> bool:
+        try:
+            await authenticate(db, user_id=user_id, token=token)
+        except DomainError:
+            return False
+        return True
+
+    async with presence.agent_connection(user_id):
+        async for chunk in event_stream(broker, None, user_id=user_id, still_valid=still_valid):
+            yield chunk
 
 
 router = APIRouter(prefix="/api/v1/omnihook/stream", tags=["live"])
@@ -236,7 +158,9 @@ async def agent_stream(
     user = await authenticate(db, user_id=user_id, token=auth_token)
     if not (user.is_agent or user.is_manager):
         raise Forbidden("error-not-allowed", "the live stream is for agents and managers")
-    return await _sse(request, None)
+    broker: Broker = request.app.state.live
+    presence: Presence = request.app.state.presence
+    return await _sse(request, agent_event_stream(broker, presence, db, user.id, auth_token), broker)
 
 
 @router.get("/visitor")
@@ -253,4 +177,5 @@ async def visitor_stream(
         ).first()
     if found is None:
         raise NotFound("invalid-room", "no room with this id for this visitor token")
-    return await _sse(request, rid)
+    broker: Broker = request.app.state.live
+    return await _sse(request, event_stream(broker, rid), broker)

@@ -1,0 +1,205 @@
+"""The realtime hub of one server: one subscription to the live events, fanned out to its sessions.
+
+Notes carry ids; the hub loads what a note is about once (one query per note, whatever the number of
+subscribers) and only when a session of this server follows the room, then pushes it to each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from typing import Any
+
+from omnihook.domain.rooms import CLOSE_MESSAGE, TRANSFER_MESSAGE
+from omnihook.livechat.accounts import authenticate
+from omnihook.livechat.live_events import TOKENS_REVOKED, TYPING, Broker
+from omnihook.realtime import ddp, documents
+from omnihook.realtime.session import CLOSE_GOING_AWAY, CLOSE_REVOKED, MethodHandler, Session, Sub
+from omnihook.realtime.streams import LIVECHAT_ROOM, NOTIFY_ROOM, ROOM_MESSAGES
+from omnihook.storage.database import Database
+
+log = logging.getLogger("omnihook.realtime")
+
+# The hub's own queue: deep, since every note of the server passes through it.
+HUB_QUEUE_SIZE = 10_000
+# Notes after which a queued room's place may have changed.
+QUEUE_MOVES = frozenset({"room.queued", "room.taken", "room.closed", "room.forwarded"})
+
+Key = tuple[str, str]  # (stream, key)
+
+
+class Hub:
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.db = db
+        self.broker = broker
+        self.methods: dict[str, MethodHandler] = {}
+        self.sessions: set[Session] = set()
+        self._watchers: dict[Key, dict[tuple[Session, str], Sub]] = defaultdict(dict)
+        self._task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    # --- sessions ----------------------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        """Start hearing notes (at the first session): committed changes then reach every session."""
+        if self._task is None or self._task.done():
+            self._listening.clear()
+            self._task = asyncio.create_task(self._run(), name="omnihook-realtime-hub")
+        await self.broker.ready()
+        await self._listening.wait()
+
+    def join(self, session: Session) -> None:
+        self.sessions.add(session)
+        if self.broker.closing:
+            session.close(CLOSE_GOING_AWAY)
+
+    async def watch(self, session: Session, sub: Sub) -> None:
+        await self.ready()
+        self._watchers[(sub.stream, sub.key)][(session, sub.id)] = sub
+
+    def unwatch(self, session: Session, sub: Sub) -> None:
+        key = (sub.stream, sub.key)
+        watchers = self._watchers.get(key)
+        if watchers is not None:
+            watchers.pop((session, sub.id), None)
+            if not watchers:
+                del self._watchers[key]
+
+    def forget(self, session: Session) -> None:
+        self.sessions.discard(session)
+        for sub in list(session.state.subs.values()):
+            self.unwatch(session, sub)
+
+    def _followers(self, stream: str, key: str) -> list[tuple[Session, Sub]]:
+        return [(session, sub) for (session, _), sub in self._watchers.get((stream, key), {}).items()]
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- notes -------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        with self.broker.subscribe() as subscription:
+            subscription.queue = asyncio.Queue(HUB_QUEUE_SIZE)
+            self._listening.set()
+            closed = asyncio.ensure_future(subscription.closed.wait())
+            try:
+                while True:
+                    getter = asyncio.ensure_future(subscription.queue.get())
+                    await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                    if closed.done():
+                        getter.cancel()
+                        break
+                    if subscription.overflowed:
+                        subscription.overflowed = False
+                        log.warning("realtime: notes were dropped (the hub fell behind)")
+                    try:
+                        await self.handle(getter.result())
+                    except Exception:
+                        log.exception("realtime: a note could not be pushed")
+            finally:
+                closed.cancel()
+            # The server is stopping: clients reconnect to whichever server is up.
+            for session in list(self.sessions):
+                session.close(CLOSE_GOING_AWAY)
+
+    async def handle(self, note: dict[str, Any]) -> None:
+        kind, rid = note["kind"], note.get("roomId")
+        if kind == TOKENS_REVOKED:
+            await self._recheck_logins(note["userId"])
+            return
+        if rid is None:
+            return
+        if kind == TYPING:
+            args = [note["username"], note["typing"]]
+            for session, sub in self._followers(NOTIFY_ROOM, f"{rid}/typing"):
+                if session.id != note.get("origin"):
+                    session.send(ddp.changed(NOTIFY_ROOM, sub.key, args))
+            return
+        if kind == "message.deleted":
+            args = [{"_id": note["messageId"]}]
+            for session, sub in self._followers(NOTIFY_ROOM, f"{rid}/deleteMessage"):
+                session.send(ddp.changed(NOTIFY_ROOM, sub.key, args))
+            return
+        if kind == "message.sent":
+            await self._push_message(rid, note["messageId"])
+        elif kind == "room.closed":
+            await self._push_message(rid, None, system=CLOSE_MESSAGE)
+        elif kind == "room.forwarded":
+            await self._push_message(rid, None, system=TRANSFER_MESSAGE)
+        elif kind == "room.taken":
+            await self._push_livechat(rid, "agentData", note["agentId"])
+        elif kind == "room.info_edited":
+            await self._push_livechat(rid, "visitorData", None)
+        if kind in QUEUE_MOVES:
+            await self._push_queue_spots()
+
+    async def _push_message(self, rid: str, message_id: str | None, *, system: str | None = None) -> None:
+        followers = self._followers(ROOM_MESSAGES, rid)
+        if not followers:
+            return
+        async with self.db.engine.connect() as conn:
+            if message_id is not None:
+                message = await documents.load_message(conn, message_id)
+            else:
+                message = await documents.last_message_of_type(conn, rid, system or "")
+        if message is None:
+            return
+        frames = {
+            audience: ddp.encode(
+                ddp.changed(ROOM_MESSAGES, rid, [documents.message_doc(message, for_visitor=audience)])
+            )
+            for audience in (True, False)
+        }
+        for session, sub in followers:
+            session.send_text(frames[sub.for_visitor])
+
+    async def _push_livechat(self, rid: str, kind: str, agent_id: str | None) -> None:
+        followers = self._followers(LIVECHAT_ROOM, rid)
+        if not followers:
+            return
+        async with self.db.engine.connect() as conn:
+            if kind == "agentData" and agent_id is not None:
+                event: dict[str, Any] = {"type": kind, "data": await documents.agent_data(conn, agent_id)}
+            else:
+                visitor = await documents.visitor_data(conn, rid)
+                if visitor is None:
+                    return
+                event = {"type": kind, "visitor": visitor}
+        frame = ddp.encode(ddp.changed(LIVECHAT_ROOM, rid, [event]))
+        for session, _ in followers:
+            session.send_text(frame)
+
+    async def _push_queue_spots(self) -> None:
+        followed = {key for stream, key in self._watchers if stream == LIVECHAT_ROOM}
+        if not followed:
+            return
+        async with self.db.engine.connect() as conn:
+            spots = await documents.queue_spots(conn, followed)
+            for rid, spot in spots.items():
+                frame = ddp.encode(
+                    ddp.changed(
+                        LIVECHAT_ROOM,
+                        rid,
+                        [{"type": "queueData", "data": await documents.queue_data(conn, spot)}],
+                    )
+                )
+                for session, _ in self._followers(LIVECHAT_ROOM, rid):
+                    session.send_text(frame)
+
+    async def _recheck_logins(self, user_id: str) -> None:
+        """A login token of this user went: its sessions whose token it was are closed."""
+        for session in list(self.sessions):
+            login = session.state.login
+            if login is None or login.user.id != user_id:
+                continue
+            try:
+                await authenticate(self.db, user_id=user_id, token=login.token)
+            except Exception:
+                session.close(CLOSE_REVOKED)
