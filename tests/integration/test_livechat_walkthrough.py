@@ -107,8 +107,8 @@ async def test_a_whole_chat_runs_end_to_end(
     assert await _event_kinds(database_url, rid) == [
         *opening,
         "message.sent",
+        "room.taken",  # as in Rocket.Chat, the new agent takes the chat, then the forward is told
         "room.forwarded",
-        "room.taken",
         "message.sent",
         "room.closed",
     ]

@@ -64,8 +64,8 @@ async def test_a_whole_chat_sends_every_event_in_order_with_the_token(
         "Message",
         "LivechatSessionTaken",
         "Message",
+        "LivechatSessionTaken",  # Rocket.Chat's order: the new agent takes it, then the forward
         "LivechatSessionForwarded",
-        "LivechatSessionTaken",
         "LivechatSession",
     ]
     arrived = await receiver.arrived(len(expected))
@@ -82,9 +82,10 @@ async def test_a_whole_chat_sends_every_event_in_order_with_the_token(
     assert [m["msg"] for m in agent_message["messages"]] == ["How can I help you today?"]
     assert agent_message["messages"][0]["agentId"] == alice["X-User-Id"]
 
-    forward = arrived[5].json()
+    forward = arrived[6].json()
     assert forward["oldServedBy"]["_id"] == alice["X-User-Id"]
     assert forward["servedBy"]["_id"] == bob["X-User-Id"]
+    assert "oldDepartmentId" not in forward  # a forward to an agent names the old agent only
 
     session = arrived[7].json()
     # The transcript: the forward's system message is dropped, the closing message kept.
@@ -258,6 +259,7 @@ async def test_an_offline_message_is_sent_in_rocket_chats_shape(
     assert payload["visitor"] == {"name": "Nadia", "email": "nadia@example.com"}
     assert payload["message"] == "Call me back"
     assert payload["sentAt"].endswith("Z")
+    assert set(payload) == {"type", "sentAt", "visitor", "message"}  # Rocket.Chat's offline payload
 
 
 @pytest.mark.parametrize("toggle", ["LivechatWebhookOnStart", "LivechatWebhookOnChatQueued"])
@@ -266,12 +268,21 @@ async def test_session_start_and_queued_carry_the_department_and_an_empty_transc
 ) -> None:
     await set_routing(client, admin, "Manual_Selection")
     await configure(client, admin, LivechatWebhookUrl=receiver.url, **{toggle: True})
-    rid = await open_chat(client, "tok-1")
-    await settled(database_url, 1)
-    payload = receiver.requests[0].json()
-    assert payload["_id"] == rid
-    assert payload["messages"] == []
-    assert "departmentId" in payload
+    sales = await client.post(
+        "/api/v1/livechat/department", json={"department": {"name": "Sales"}}, headers=admin
+    )
+    sales_id = sales.json()["department"]["_id"]
+    await register_visitor(client, "tok-1", department=sales_id)
+    rid = (await open_room(client, "tok-1"))["_id"]
+    await open_chat(client, "tok-2")
+    await settled(database_url, 2)
+    in_sales, without = (r.json() for r in receiver.requests)
+    assert in_sales["_id"] == rid
+    assert in_sales["messages"] == []
+    assert (in_sales["departmentId"], in_sales["visitor"]["department"]) == (sales_id, sales_id)
+    # Rocket.Chat leaves out what has no value: no department, no last message, no tags yet.
+    assert not {"departmentId", "lastMessageAt", "tags", "customFields"} & set(without)
+    assert "department" not in without["visitor"]
 
 
 async def test_an_auto_assigned_chat_starts_without_an_agent_and_names_it_when_taken(

@@ -296,6 +296,8 @@ async def forward_to_agent(
         by = Transferrer(id=actor.id, username=actor.username, name=actor.name)
         to_agent = AgentRef(target.id, target.username)
         await _transfer_note(uow, room, by, comment, to_agent=to_agent)
+        # Rocket.Chat takes the chat for the new agent first, then announces the forward.
+        await assign(uow, room.id, to_agent)
         uow.record(
             RoomForwarded(
                 room_id=room.id,
@@ -304,7 +306,6 @@ async def forward_to_agent(
                 to_department=False,
             )
         )
-        await assign(uow, room.id, to_agent)
         return await find_room(uow.conn, room.id)
 
 
@@ -351,6 +352,10 @@ async def _move_to_department(
     await _transfer_note(
         uow, room, by, comment, to_agent=agent, next_department=(department_id, department_name)
     )
+    if agent is not None:
+        await assign(uow, room.id, agent)
+    else:
+        await enqueue(uow, room.id, department_id)
     uow.record(
         RoomForwarded(
             room_id=room.id,
@@ -359,10 +364,6 @@ async def _move_to_department(
             to_department=True,
         )
     )
-    if agent is not None:
-        await assign(uow, room.id, agent)
-    else:
-        await enqueue(uow, room.id, department_id)
 
 
 def _check_forward(actor: User, room: Room) -> None:

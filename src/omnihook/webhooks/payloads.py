@@ -7,11 +7,13 @@ transcript (system messages dropped, the closing message kept); `Message` carrie
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import orjson
+import ua_parser
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,7 +48,6 @@ async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> 
             "sentAt": iso(event.occurred_at),
             "visitor": {"name": event.name, "email": event.email},
             "message": event.message,
-            "departmentId": event.department_id,
         }
     if event.room_id is None:
         return None
@@ -87,7 +88,7 @@ _ROOM_QUERY = (
         visitors.c.username.label("v_username"),
         visitors.c.department_id.label("v_department_id"),
         visitors.c.ip.label("v_ip"),
-        visitors.c.host.label("v_host"),
+        visitors.c.user_agent.label("v_user_agent"),
         visitors.c.custom_fields.label("v_custom_fields"),
         visitors.c.emails.label("v_emails"),
         visitors.c.phones.label("v_phones"),
@@ -112,41 +113,65 @@ _ROOM_AND_MESSAGE_QUERY = _ROOM_QUERY.add_columns(
 
 
 def _room_info(room: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "_id": room.id,
-        "label": room.fname,
-        "createdAt": iso(room.created_at),
-        "lastMessageAt": _ts(room.last_message_at),
-        "tags": list(room.tags or []),
-        "customFields": dict(room.custom_fields or {}),
-        "visitor": {
-            "_id": room.v_id,
-            "token": room.v_token,
-            "name": room.v_name,
-            "username": room.v_username,
-            "department": room.v_department_id,
-            "ip": room.v_ip,
-            "host": room.v_host,
-            "customFields": dict(room.v_custom_fields or {}),
-            "email": [{"address": e["address"]} for e in (room.v_emails or []) if e.get("address")],
-            "phone": [
-                {"phoneNumber": p["phoneNumber"]} for p in (room.v_phones or []) if p.get("phoneNumber")
-            ]
-            or None,
-        },
+    """`getLivechatRoomGuestInfo`: Rocket.Chat serialises with JSON.stringify, so a field it holds no
+    value for is left out rather than sent as null (the seed's `"phone": null` is the one exception)."""
+    visitor: dict[str, Any] = {
+        "_id": room.v_id,
+        "token": room.v_token,
+        "name": room.v_name,
+        "username": room.v_username,
     }
-    if room.topic:
-        info["topic"] = room.topic
+    _put(visitor, "department", room.v_department_id)
+    _put(visitor, "ip", room.v_ip)
+    visitor.update(_client_of(room.v_user_agent))
+    _put(visitor, "customFields", room.v_custom_fields or None)
+    emails = [{"address": e["address"]} for e in (room.v_emails or []) if e.get("address")]
+    _put(visitor, "email", emails or None)
+    phones = [{"phoneNumber": p["phoneNumber"]} for p in (room.v_phones or []) if p.get("phoneNumber")]
+    visitor["phone"] = phones or None
+    info: dict[str, Any] = {"_id": room.id, "label": room.fname}
+    _put(info, "topic", room.topic or None)
+    info["createdAt"] = iso(room.created_at)
+    _put(info, "lastMessageAt", _ts(room.last_message_at))
+    _put(info, "tags", list(room.tags or []) or None)
+    _put(info, "customFields", dict(room.custom_fields or {}) or None)
+    info["visitor"] = visitor
     if room.a_id is not None:
-        info["agent"] = {
-            "_id": room.a_id,
-            "username": room.a_username,
-            "name": room.a_name,
-            "email": room.a_email,
-        }
+        agent = {"_id": room.a_id, "username": room.a_username, "name": room.a_name}
+        _put(agent, "email", room.a_email)
+        info["agent"] = agent
     if room.crm_data is not None:
         info["crmData"] = room.crm_data
     return info
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
+    """Set `key` only when there is a value, as JSON.stringify drops undefined."""
+    if value is not None:
+        target[key] = value
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_of(user_agent: str | None) -> dict[str, str]:
+    """`visitor.os` and `visitor.browser` from the visitor's user agent ("<name> <version>"), as
+    Rocket.Chat derives them; cached because a room's events render the same visitor again and again."""
+    if not user_agent:
+        return {}
+    parsed = ua_parser.parse(user_agent)
+    client: dict[str, str] = {}
+    if parsed.os is not None and parsed.os.family != "Other":
+        client["os"] = _named_version(parsed.os.family, parsed.os.major, parsed.os.minor, parsed.os.patch)
+    agent = parsed.user_agent
+    if agent is not None and agent.family != "Other":
+        client["browser"] = _named_version(
+            agent.family, agent.major, agent.minor, agent.patch, agent.patch_minor
+        )
+    return client
+
+
+def _named_version(name: str, *parts: str | None) -> str:
+    version = ".".join(p for p in parts if p)
+    return f"{name} {version}" if version else name
 
 
 def _message(row: Mapping[Any, Any], visitor_username: str) -> dict[str, Any]:
@@ -191,34 +216,42 @@ def _served_by(room: Any) -> dict[str, Any] | None:
 
 
 def _extra_fields(kind: EventType, room: Any, event: DomainEvent) -> dict[str, Any]:
-    """`getAdditionalFieldsByType`: what each session type adds to the room's information."""
-    if kind in (EventType.SESSION_START, EventType.SESSION_QUEUED):
-        return {"departmentId": room.department_id}
-    if kind == EventType.SESSION_TAKEN:
-        return {"departmentId": room.department_id, "servedBy": _served_by(room)}
-    if kind == EventType.SESSION_FORWARDED:
-        extra: dict[str, Any] = {"departmentId": room.department_id, "servedBy": _served_by(room)}
-        if isinstance(event, RoomForwarded):
-            if event.old_department_id is not None:
-                extra["oldDepartmentId"] = event.old_department_id
-            if event.old_served_by is not None:
-                extra["oldServedBy"] = {
-                    "_id": event.old_served_by.agent_id,
-                    "username": event.old_served_by.username,
-                    "ts": iso(event.old_served_by.ts),
-                }
+    """`getAdditionalFieldsByType`: what each session type adds to the room's information (fields
+    without a value left out, as Rocket.Chat's JSON.stringify drops undefined)."""
+    extra: dict[str, Any] = {}
+    if kind not in _TYPES_WITH_EXTRAS:
         return extra
-    if kind == EventType.SESSION:
-        return {
-            "departmentId": room.department_id,
-            "servedBy": _served_by(room),
-            "closedAt": _ts(room.closed_at),
-            "closedBy": {"_id": room.closed_by_id, "username": room.closed_by_username}
-            if room.closed_by_id
-            else None,
-            "closer": room.closer,
-        }
-    return {}
+    _put(extra, "departmentId", room.department_id)
+    if kind in (EventType.SESSION_START, EventType.SESSION_QUEUED):
+        return extra
+    _put(extra, "servedBy", _served_by(room))
+    if kind == EventType.SESSION_FORWARDED and isinstance(event, RoomForwarded):
+        # A forward to a department names the old department, a forward to an agent the old agent.
+        if event.to_department:
+            _put(extra, "oldDepartmentId", event.old_department_id)
+        elif event.old_served_by is not None:
+            extra["oldServedBy"] = {
+                "_id": event.old_served_by.agent_id,
+                "username": event.old_served_by.username,
+                "ts": iso(event.old_served_by.ts),
+            }
+    elif kind == EventType.SESSION:
+        _put(extra, "closedAt", _ts(room.closed_at))
+        if room.closed_by_id:
+            extra["closedBy"] = {"_id": room.closed_by_id, "username": room.closed_by_username}
+        _put(extra, "closer", room.closer)
+    return extra
+
+
+_TYPES_WITH_EXTRAS = frozenset(
+    {
+        EventType.SESSION_START,
+        EventType.SESSION_QUEUED,
+        EventType.SESSION_TAKEN,
+        EventType.SESSION_FORWARDED,
+        EventType.SESSION,
+    }
+)
 
 
 def sample_payload() -> dict[str, Any]:

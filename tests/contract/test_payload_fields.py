@@ -1,0 +1,87 @@
+"""Fields of a payload follow Rocket.Chat's code where the seed shows none: present when there is a value."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.livechat_helpers import create_agent, open_room, register_visitor, set_routing, take_from_queue
+from tests.receiver import Receiver
+from tests.webhook_helpers import configure, settled
+
+CHROME_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.109 Safari/537.36"
+)
+
+
+async def _department(
+    client: httpx.AsyncClient, admin: dict[str, str], name: str, *agents: dict[str, str]
+) -> str:
+    response = await client.post(
+        "/api/v1/livechat/department",
+        json={"department": {"name": name}, "agents": [{"agentId": a["X-User-Id"]} for a in agents]},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    dep_id: str = response.json()["department"]["_id"]
+    return dep_id
+
+
+async def test_the_visitor_carries_os_and_browser_parsed_from_the_user_agent(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnStart=True)
+    browsing = await client.post(
+        "/api/v1/livechat/visitor",
+        json={"visitor": {"token": "tok-1", "name": "Ann"}},
+        headers={"User-Agent": CHROME_ON_WINDOWS},
+    )
+    assert browsing.status_code == 200, browsing.text
+    await open_room(client, "tok-1")
+    scripted = await client.post(
+        "/api/v1/livechat/visitor",
+        json={"visitor": {"token": "tok-2", "name": "Bob"}},
+        headers={"User-Agent": ""},
+    )
+    assert scripted.status_code == 200, scripted.text
+    await open_room(client, "tok-2")
+    await settled(database_url, 2)
+    by_name = {r.json()["visitor"]["name"]: r.json()["visitor"] for r in receiver.requests}
+    assert (by_name["Ann"]["os"], by_name["Ann"]["browser"]) == ("Windows 10", "Chrome 120.0.6099.109")
+    assert not {"os", "browser"} & set(by_name["Bob"])
+
+
+async def test_a_visitor_without_contacts_has_no_email_and_a_null_phone_as_in_the_seed(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnStart=True)
+    await register_visitor(client, "tok-1", "Ann")
+    await open_room(client, "tok-1")
+    await settled(database_url, 1)
+    visitor = receiver.requests[0].json()["visitor"]
+    assert "email" not in visitor
+    assert visitor["phone"] is None
+    assert "host" not in visitor  # Rocket.Chat keeps the host on the visitor, not in the payload
+
+
+async def test_a_forward_to_a_department_names_the_old_department_and_not_the_old_agent(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await set_routing(client, admin, "Manual_Selection")
+    alice = await create_agent(client, admin, "alice")
+    bob = await create_agent(client, admin, "bob")
+    sales = await _department(client, admin, "Sales", alice)
+    billing = await _department(client, admin, "Billing", bob)
+    await register_visitor(client, "tok-1", department=sales)
+    rid = (await open_room(client, "tok-1"))["_id"]
+    await take_from_queue(client, alice, rid)
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnForward=True)
+    moved = await client.post(
+        "/api/v1/livechat/room.forward", json={"roomId": rid, "departmentId": billing}, headers=alice
+    )
+    assert moved.status_code == 200, moved.text
+    await settled(database_url, 1)
+    forwarded = receiver.requests[0].json()  # under manual selection it waits in Billing's queue
+    assert forwarded["type"] == "LivechatSessionForwarded"
+    assert (forwarded["departmentId"], forwarded["oldDepartmentId"]) == (billing, sales)
+    assert "oldServedBy" not in forwarded
