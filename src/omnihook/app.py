@@ -14,12 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnihook import __version__
 from omnihook.api import install_api
-from omnihook.api.errors import error_response, outage
+from omnihook.api.errors import ErrorBoundary, Outage, error_response
 from omnihook.config import Settings, get_settings
 from omnihook.livechat.accounts import ensure_admin
 from omnihook.livechat.live_events import install_live_events
 from omnihook.livechat.presence import Presence
 from omnihook.realtime import Limits, install_realtime
+from omnihook.storage.availability import watch_answers
 from omnihook.storage.database import Database
 from omnihook.storage.migrate import migrate
 from omnihook.web import install_web
@@ -94,12 +95,7 @@ class BodyLimit:
                 return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
             return await receive()
 
-        async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] < 500:
-                outage.recovered()  # an answered request: any database outage is over
-            await send(message)
-
-        await self.app(scope, replay, watch)
+        await self.app(scope, replay, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -146,4 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     realtime = install_realtime(app, db, live, presence, limits)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # Outermost: whatever escapes the app is answered here (503 for an unavailable database, logged
+    # once per episode; 500 for the rest) on a connection that stays open.
+    outage: Outage = app.state.outage
+    watch_answers(db.engine, answered=outage.answered, committed_write=outage.committed_write)
+    app.add_middleware(ErrorBoundary, outage=outage)
     return app
