@@ -244,6 +244,43 @@ async def test_a_full_sqlite_file_answers_503_with_retry_after_logs_once_an_epis
     assert server_errors(caplog) == []
 
 
+async def test_a_sqlite_file_another_process_keeps_locked_answers_503_with_retry_after_logs_once_and_keeps_the_connection(
+    tmp_path: Path, sqlite_template: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = databases.copy_sqlite(sqlite_template, tmp_path)
+    app = create_app(settings_for(url))
+
+    def impatient(dbapi_connection: Any, _record: Any) -> None:
+        # Wait 50 ms for the lock instead of 30 s: the same refusal, sooner.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 50")
+        cursor.close()
+
+    event.listen(app.state.db.engine.sync_engine, "connect", impatient)
+    caplog.set_level(logging.INFO)
+    async with serving(app) as http:
+        rid = await open_chat(http, "locked-1")
+        assert (await say(http, "locked-1", rid, "before")).status == 200
+        # Another process (a backup, a maintenance script) takes the write lock and keeps it.
+        other = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            for _ in range(REQUESTS_IN_AN_EPISODE):
+                assert_unavailable(await say(http, "locked-1", rid, "while locked"))
+                history = await http.request("GET", f"{API}/messages.history/{rid}?token=locked-1")
+                assert history.status == 200, history.body
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        back = await say(http, "locked-1", rid, "after")
+        assert back.status == 200, back.body
+
+    records = api_records(caplog)
+    assert [level for level, _ in records] == [logging.ERROR, logging.WARNING], records
+    assert "locked" in records[0][1]
+    assert server_errors(caplog) == []
+
+
 # --- PostgreSQL: a server that goes away, a disk that is full --------------------------------------
 
 
