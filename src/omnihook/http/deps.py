@@ -39,6 +39,13 @@ async def current_user(
     return user
 
 
+async def get_client_address(request: Request) -> str:
+    """The client's address as the ASGI server saw it. uvicorn takes it from X-Forwarded-For only when
+    the connection comes from a proxy in FORWARDED_ALLOW_IPS (127.0.0.1 unless set); nothing else is
+    trusted here."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets through users holding any of `roles` (admins always)."""
 
@@ -52,6 +59,7 @@ def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
 
 DB = Annotated[Database, Depends(get_db)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+ClientAddress = Annotated[str, Depends(get_client_address)]
 CurrentUser = Annotated[User, Depends(current_user)]
 Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
 Manager = Annotated[User, Depends(require_roles(Role.MANAGER))]

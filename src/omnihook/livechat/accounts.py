@@ -1,4 +1,8 @@
-"""Accounts: users, passwords, login tokens, the first admin."""
+"""Accounts: users, logins and their tokens (which expire), password changes, the first admin.
+
+Hashing and checking passwords (livechat/passwords.py) run in worker threads between transactions,
+never inside one; logins pass the throttle (livechat/login_throttle.py) before any check.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,9 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,12 +20,15 @@ from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from omnihook.domain.ids import new_id
 from omnihook.domain.users import ROLES, Role, User
+from omnihook.livechat import login_throttle
+from omnihook.livechat.passwords import current_policy, hash_password, needs_rehash, password_matches
+from omnihook.livechat.settings import SETTINGS, read_with_defaults
 from omnihook.storage.database import Database
-from omnihook.storage.tables import auth_tokens, users
+from omnihook.storage.tables import auth_tokens, settings, users
 
-_hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOGIN_EXPIRATION = "Accounts_LoginExpiration"  # days a login token lives (Rocket.Chat's setting)
 
 
 def hash_token(token: str) -> str:
@@ -57,16 +63,22 @@ async def find_user(
     return user_from_row(row)
 
 
-def _validate_new_user(username: str, email: str | None, password: str, roles: Iterable[str]) -> None:
+def _validate_new_user(username: str, email: str | None, roles: Iterable[str]) -> None:
     if not USERNAME_RE.match(username):
         raise InvalidInput("error-invalid-username", "username: letters, digits, '.', '_' or '-' only")
     if email is not None and not EMAIL_RE.match(email):
         raise InvalidInput("error-invalid-email", f"email: {email!r} is not an email address")
-    if len(password) < 8:
-        raise InvalidInput("error-invalid-password", "password: at least 8 characters")
     unknown = set(roles) - ROLES
     if unknown:
         raise InvalidInput("error-invalid-role", f"roles: unknown {sorted(unknown)}; known {sorted(ROLES)}")
+
+
+async def _checked_password_hash(db: Database, password: str) -> str:
+    """The hash of a new password that meets the policy (refused with Rocket.Chat's reasons if not)."""
+    async with db.engine.connect() as conn:
+        policy = await current_policy(conn)
+    policy.check(password)
+    return await hash_password(password)
 
 
 async def create_user(
@@ -79,7 +91,8 @@ async def create_user(
     roles: Iterable[str] = (),
 ) -> User:
     roles = tuple(dict.fromkeys(roles))
-    _validate_new_user(username, email, password, roles)
+    _validate_new_user(username, email, roles)
+    password_hash = await _checked_password_hash(db, password)
     async with db.transaction() as uow:
         same_name = users.c.username == username
         clash = select(users.c.id).where(or_(same_name, users.c.email == email) if email else same_name)
@@ -92,7 +105,7 @@ async def create_user(
                 username=username,
                 name=name or username,
                 email=email,
-                password_hash=_hasher.hash(password),
+                password_hash=password_hash,
                 roles=list(roles),
                 livechat_status="not-available",
                 active=True,
@@ -102,9 +115,19 @@ async def create_user(
         return await find_user(uow.conn, user_id=user_id)
 
 
-async def login(db: Database, *, username_or_email: str, password: str) -> tuple[User, str]:
-    """Check the password and hand out a new auth token (stored hashed)."""
-    async with db.transaction() as uow:
+async def _login_expiration(conn: AsyncConnection) -> timedelta:
+    days: int = (await read_with_defaults(conn, [LOGIN_EXPIRATION]))[LOGIN_EXPIRATION]
+    return timedelta(days=days)
+
+
+async def login(
+    db: Database, *, username_or_email: str, password: str, client_address: str
+) -> tuple[User, str]:
+    """Check the password and hand out a new auth token (stored hashed).
+
+    Unknown and inactive users get the same check (against a dummy hash) and the same answer.
+    """
+    async with db.transaction() as uow:  # short: find the user, pass the throttle, record the attempt
         row = (
             await uow.conn.execute(
                 select(users).where(
@@ -112,20 +135,38 @@ async def login(db: Database, *, username_or_email: str, password: str) -> tuple
                 )
             )
         ).first()
-        if row is None or not row.active or not _password_matches(row.password_hash, password):
-            raise Unauthorized("Unauthorized", "wrong username or password")
-        token = secrets.token_urlsafe(32)
-        await uow.conn.execute(
-            insert(auth_tokens).values(token_hash=hash_token(token), user_id=row.id, created_at=utcnow())
+        account = row.id if row is not None else login_throttle.unknown_account(username_or_email)
+        rules = await login_throttle.current_rules(uow.conn)
+        attempt = await login_throttle.begin_attempt(
+            uow.conn, rules, account=account, client_address=client_address
         )
-        return user_from_row(row), token
-
-
-def _password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    stored = row.password_hash if row is not None and row.active else None
+    matches = await password_matches(stored, password)  # a dummy check when there is no user
+    if row is None or not matches:
+        raise Unauthorized("Unauthorized", "wrong username or password")
+    new_hash = await hash_password(password) if needs_rehash(row.password_hash) else None
+    token = secrets.token_urlsafe(32)
+    async with db.transaction() as uow:
+        # The password or the user may have changed while it was checked.
+        current = (
+            await uow.conn.execute(select(users.c.password_hash, users.c.active).where(users.c.id == row.id))
+        ).first()
+        if current is None or not current.active or current.password_hash != row.password_hash:
+            raise Unauthorized("Unauthorized", "wrong username or password")
+        await login_throttle.attempt_succeeded(uow.conn, attempt)
+        if new_hash is not None:
+            await uow.conn.execute(update(users).where(users.c.id == row.id).values(password_hash=new_hash))
+        now = utcnow()
+        await uow.conn.execute(
+            delete(auth_tokens).where(
+                auth_tokens.c.user_id == row.id,
+                auth_tokens.c.created_at < now - await _login_expiration(uow.conn),
+            )
+        )
+        await uow.conn.execute(
+            insert(auth_tokens).values(token_hash=hash_token(token), user_id=row.id, created_at=now)
+        )
+    return user_from_row(row), token
 
 
 async def logout(db: Database, *, token: str) -> None:
@@ -133,18 +174,102 @@ async def logout(db: Database, *, token: str) -> None:
         await uow.conn.execute(delete(auth_tokens).where(auth_tokens.c.token_hash == hash_token(token)))
 
 
+def _expiration_days(stored: Any) -> int:
+    default: int = SETTINGS[LOGIN_EXPIRATION].default
+    return stored if isinstance(stored, int) and not isinstance(stored, bool) and stored > 0 else default
+
+
 async def authenticate(db: Database, *, user_id: str, token: str) -> User:
+    """The user behind a token that has not expired (Accounts_LoginExpiration days after the login)."""
+    # The setting rides along in the same statement: one round trip per authenticated request.
+    expiration = select(settings.c.value).where(settings.c.id == LOGIN_EXPIRATION).scalar_subquery()
     async with db.engine.connect() as conn:
         row = (
             await conn.execute(
-                select(users)
+                select(users, auth_tokens.c.created_at.label("token_created_at"), expiration.label("days"))
                 .join(auth_tokens, auth_tokens.c.user_id == users.c.id)
                 .where(auth_tokens.c.token_hash == hash_token(token), users.c.id == user_id)
             )
         ).first()
     if row is None or not row.active:
         raise Unauthorized("unauthorized", "You must be logged in to do this.")
+    if row.token_created_at + timedelta(days=_expiration_days(row.days)) <= utcnow():
+        raise Unauthorized("unauthorized", "You must be logged in to do this.")
     return user_from_row(row)
+
+
+async def _end_other_sessions(conn: AsyncConnection, user_id: str, keep_token: str | None) -> None:
+    query = delete(auth_tokens).where(auth_tokens.c.user_id == user_id)
+    if keep_token is not None:
+        query = query.where(auth_tokens.c.token_hash != hash_token(keep_token))
+    await conn.execute(query)
+
+
+async def logout_other_clients(db: Database, *, user: User, token: str) -> datetime:
+    """End every session of `user` but the one of `token`; returns when that one expires."""
+    async with db.transaction() as uow:
+        await _end_other_sessions(uow.conn, user.id, token)
+        created_at: datetime = (
+            await uow.conn.execute(
+                select(auth_tokens.c.created_at).where(auth_tokens.c.token_hash == hash_token(token))
+            )
+        ).scalar_one()
+        return created_at + await _login_expiration(uow.conn)
+
+
+async def change_own_password(
+    db: Database,
+    *,
+    user: User,
+    current_password: str | None,
+    new_password: str,
+    token: str,
+    client_address: str,
+) -> User:
+    """Rocket.Chat's users.updateOwnBasicInfo with a new password: the current one (or its SHA-256 hex
+    digest, as Rocket.Chat's client sends it) is required; every other session of the user ends.
+
+    A wrong current password is a failed login attempt for the throttle.
+    """
+    if not current_password:
+        raise InvalidInput("totp-required", "data.currentPassword: required to change the password")
+    async with db.transaction() as uow:
+        policy = await current_policy(uow.conn)
+        policy.check(new_password)
+        stored = (
+            await uow.conn.execute(select(users.c.password_hash).where(users.c.id == user.id))
+        ).scalar_one()
+        rules = await login_throttle.current_rules(uow.conn)
+        attempt = await login_throttle.begin_attempt(
+            uow.conn, rules, account=user.id, client_address=client_address
+        )
+    if not await password_matches(stored, current_password, digest_too=True):
+        raise InvalidInput("totp-invalid", "data.currentPassword: wrong password")
+    if await password_matches(stored, new_password):
+        raise InvalidInput("error-password-same-as-current", "data.newPassword: the same as the current one")
+    new_hash = await hash_password(new_password)
+    async with db.transaction() as uow:
+        await login_throttle.attempt_succeeded(uow.conn, attempt)
+        changed = await uow.conn.execute(
+            update(users)
+            .where(users.c.id == user.id, users.c.password_hash == stored)
+            .values(password_hash=new_hash)
+        )
+        if changed.rowcount != 1:
+            raise Conflict("error-conflict", "the password was changed meanwhile: retry")
+        await _end_other_sessions(uow.conn, user.id, token)
+        return await find_user(uow.conn, user_id=user.id)
+
+
+async def set_password(db: Database, *, user_id: str, password: str, keep_token: str | None = None) -> User:
+    """An admin sets a user's password (Rocket.Chat's users.update); that user's sessions end, except
+    `keep_token` (the admin's own, when they set their own)."""
+    new_hash = await _checked_password_hash(db, password)
+    async with db.transaction() as uow:
+        target = await find_user(uow.conn, user_id=user_id)
+        await uow.conn.execute(update(users).where(users.c.id == target.id).values(password_hash=new_hash))
+        await _end_other_sessions(uow.conn, target.id, keep_token)
+        return await find_user(uow.conn, user_id=target.id)
 
 
 async def set_roles(conn: AsyncConnection, user: User, roles: Iterable[str]) -> User:
@@ -162,11 +287,12 @@ async def ensure_admin(
     """
     async with db.engine.connect() as conn:
         count = (await conn.execute(select(func.count()).select_from(users))).scalar_one()
+        policy = await current_policy(conn)
     if count:
         return None
     generated = None
     if not password:
-        generated = password = secrets.token_urlsafe(12)
+        generated = password = policy.generate()
     admin = await create_user(
         db,
         username=username or "admin",

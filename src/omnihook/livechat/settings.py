@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from omnihook.domain.errors import InvalidInput, NotFound
 from omnihook.domain.rooms import RoutingMethod
 from omnihook.storage.database import Database
@@ -19,6 +21,7 @@ class SettingSpec:
     type: type  # str, bool, int, or list (of strings among `choices`)
     default: Any
     choices: tuple[str, ...] = ()
+    minimum: int = 0  # an int's lowest value (Rocket.Chat's -1 turns some limits off)
     # Rocket.Chat's setting type, as livechat/appearance shows it: string, boolean, int, color, select,
     # multiSelect. Empty: derived from `type`.
     rc_type: str = ""
@@ -79,6 +82,32 @@ SETTINGS: dict[str, SettingSpec] = {
     "Livechat_AllowedDomainsList": SettingSpec(str, ""),
 }
 
+# Accounts (livechat/accounts.py, login_throttle.py, passwords.py): Rocket.Chat's ids and defaults
+# (apps/meteor/server/settings/accounts.ts), except the password policy's: 8 characters at least and no
+# character classes required (length beats composition rules), so a password of 8 or more passes.
+SETTINGS.update(
+    {
+        "Accounts_LoginExpiration": SettingSpec(int, 90, minimum=1),  # days a login token lives
+        "Block_Multiple_Failed_Logins_Enabled": SettingSpec(bool, True),
+        "Block_Multiple_Failed_Logins_By_User": SettingSpec(bool, True),
+        "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User": SettingSpec(int, 10),
+        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes": SettingSpec(int, 5),
+        "Block_Multiple_Failed_Logins_By_Ip": SettingSpec(bool, True),
+        "Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip": SettingSpec(int, 50),
+        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes": SettingSpec(int, 5),
+        "Block_Multiple_Failed_Logins_Ip_Whitelist": SettingSpec(str, ""),  # comma-separated addresses
+        "Accounts_Password_Policy_Enabled": SettingSpec(bool, True),
+        "Accounts_Password_Policy_MinLength": SettingSpec(int, 8, minimum=-1),  # -1: no minimum
+        "Accounts_Password_Policy_MaxLength": SettingSpec(int, -1, minimum=-1),  # -1: no maximum
+        "Accounts_Password_Policy_ForbidRepeatingCharacters": SettingSpec(bool, True),
+        "Accounts_Password_Policy_ForbidRepeatingCharactersCount": SettingSpec(int, 3, minimum=1),
+        "Accounts_Password_Policy_AtLeastOneLowercase": SettingSpec(bool, False),
+        "Accounts_Password_Policy_AtLeastOneUppercase": SettingSpec(bool, False),
+        "Accounts_Password_Policy_AtLeastOneNumber": SettingSpec(bool, False),
+        "Accounts_Password_Policy_AtLeastOneSpecialCharacter": SettingSpec(bool, False),
+    }
+)
+
 # What POST livechat/appearance may change, in Rocket.Chat's order (GET answers these too).
 APPEARANCE_SETTINGS: tuple[str, ...] = (
     "Livechat_title",
@@ -130,9 +159,16 @@ def validate_value(setting_id: str, value: Any) -> Any:
         return list(dict.fromkeys(value))
     if spec.choices and value not in spec.choices:
         raise InvalidInput("error-invalid-setting-value", f"value: one of {list(spec.choices)}")
-    if spec.type is int and value < 0:
-        raise InvalidInput("error-invalid-setting-value", "value: must not be negative")
+    if spec.type is int and value < spec.minimum:
+        raise InvalidInput("error-invalid-setting-value", f"value: at least {spec.minimum}")
     return value
+
+
+async def read_with_defaults(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, Any]:
+    """The values of `ids`, each setting's default where none is stored (in the caller's connection)."""
+    wanted = list(ids)
+    stored = await read_settings(conn, wanted)
+    return {setting_id: stored.get(setting_id, _spec(setting_id).default) for setting_id in wanted}
 
 
 async def get_setting(db: Database, setting_id: str) -> Any:
@@ -151,11 +187,8 @@ async def set_setting(db: Database, setting_id: str, value: Any) -> Any:
 
 async def get_settings(db: Database, setting_ids: Iterable[str]) -> dict[str, Any]:
     """The values of `setting_ids` (each a known id), stored or default."""
-    ids = list(setting_ids)
-    specs = {i: _spec(i) for i in ids}
     async with db.engine.connect() as conn:
-        stored = await read_settings(conn, ids)
-    return {i: stored.get(i, specs[i].default) for i in ids}
+        return await read_with_defaults(conn, setting_ids)
 
 
 MAX_APPEARANCE_TEXT = 5000

@@ -54,6 +54,21 @@ auth_tokens = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# Login attempts, for blocking repeated failures (livechat/login_throttle.py); rows are kept only as
+# long as the longest block window.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", BigSerial, primary_key=True, autoincrement=True),
+    Column("account", String(64), nullable=False),  # a user id, or "?" + a hash of an unknown name
+    Column("client_address", String(64), nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Index("ix_login_attempts_account", "account", "attempted_at"),
+    Index("ix_login_attempts_client_address", "client_address", "attempted_at"),
+    Index("ix_login_attempts_attempted_at", "attempted_at"),
+)
+
 settings = Table(
     "settings",
     metadata,

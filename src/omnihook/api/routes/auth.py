@@ -1,14 +1,15 @@
-"""Login, logout, me and users.create, as Rocket.Chat's REST API has them."""
+"""Login, logout, me, sessions, password changes and users.create, as Rocket.Chat's REST API has them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnihook.api.presenters import user_json
-from omnihook.http.deps import DB, Admin, CurrentUser
+from omnihook.domain.clock import iso
+from omnihook.http.deps import DB, Admin, ClientAddress, CurrentUser
 from omnihook.livechat import accounts
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -32,8 +33,10 @@ class LoginBody(BaseModel):
 
 
 @router.post("/login")
-async def login(body: LoginBody, db: DB) -> dict[str, Any]:
-    user, token = await accounts.login(db, username_or_email=body.identity, password=body.password)
+async def login(body: LoginBody, db: DB, client_address: ClientAddress) -> dict[str, Any]:
+    user, token = await accounts.login(
+        db, username_or_email=body.identity, password=body.password, client_address=client_address
+    )
     return {"status": "success", "data": {"userId": user.id, "authToken": token, "me": user_json(user)}}
 
 
@@ -41,6 +44,59 @@ async def login(body: LoginBody, db: DB) -> dict[str, Any]:
 async def logout(request: Request, user: CurrentUser, db: DB) -> dict[str, Any]:
     await accounts.logout(db, token=request.state.auth_token)
     return {"status": "success", "data": {"message": "You've been logged out!"}}
+
+
+@router.post("/users.logoutOtherClients")
+async def logout_other_clients(request: Request, user: CurrentUser, db: DB) -> dict[str, Any]:
+    # Rocket.Chat keeps the calling session and answers its token with its expiry.
+    token: str = request.state.auth_token
+    expires = await accounts.logout_other_clients(db, user=user, token=token)
+    return {"token": token, "tokenExpires": iso(expires), "success": True}
+
+
+class OwnBasicInfo(BaseModel):
+    # Only the password can be changed here yet: other fields are refused rather than ignored.
+    model_config = ConfigDict(extra="forbid")
+    currentPassword: str | None = None
+    newPassword: str | None = Field(default=None, min_length=1)
+
+
+class UpdateOwnBasicInfoBody(BaseModel):
+    data: OwnBasicInfo
+
+
+@router.post("/users.updateOwnBasicInfo")
+async def update_own_basic_info(
+    body: UpdateOwnBasicInfoBody, request: Request, user: CurrentUser, db: DB, client_address: ClientAddress
+) -> dict[str, Any]:
+    if body.data.newPassword is not None:
+        user = await accounts.change_own_password(
+            db,
+            user=user,
+            current_password=body.data.currentPassword,
+            new_password=body.data.newPassword,
+            token=request.state.auth_token,
+            client_address=client_address,
+        )
+    return {"user": user_json(user), "success": True}
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1)
+
+
+class UpdateUserBody(BaseModel):
+    userId: str = Field(min_length=1)
+    data: UserUpdate
+
+
+@router.post("/users.update")
+async def update_user(body: UpdateUserBody, request: Request, admin: Admin, db: DB) -> dict[str, Any]:
+    # An admin resetting a password ends that user's sessions (their own current one excepted).
+    keep = request.state.auth_token if body.userId == admin.id else None
+    user = await accounts.set_password(db, user_id=body.userId, password=body.data.password, keep_token=keep)
+    return {"user": user_json(user), "success": True}
 
 
 @router.get("/me")
