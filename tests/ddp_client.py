@@ -76,6 +76,13 @@ class DDPClient:
             pass
         self.session = frame["session"]
 
+    async def ping(self, ping_id: str) -> dict[str, Any]:
+        """The server's pong to a ping (other frames, such as `updated`, are skipped)."""
+        await self.send({"msg": "ping", "id": ping_id})
+        while (frame := await self.other()).get("msg") != "pong":
+            pass
+        return frame
+
     async def _ask(self, frame: dict[str, Any]) -> dict[str, Any]:
         request_id = str(next(self._ids))
         reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

@@ -73,7 +73,8 @@ class Subscription:
     def offer(self, note: dict[str, Any]) -> None:
         kind = note["kind"]
         if kind == TOKENS_REVOKED:
-            if self.user_id is None or note.get("userId") != self.user_id:
+            # For the user's own connections, and for a hub that serves every user.
+            if self.room_id is not None or self.user_id not in (None, note.get("userId")):
                 return
         # A resync (notes may have been missed) concerns every subscriber, whatever its room.
         elif kind != "resync" and self.room_id is not None and note["roomId"] != self.room_id:

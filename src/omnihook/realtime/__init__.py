@@ -25,6 +25,7 @@ def install_realtime(app: FastAPI, db: Database, broker: Broker, presence: Prese
 
     async def websocket(ws: WebSocket) -> None:
         await ws.accept()
+        await hub.ready()  # from here on, every committed change reaches this session
         session = Session(ws, hub, limits)
         hub.join(session)
         await session.run()
