@@ -19,6 +19,7 @@ from tests.livechat_helpers import (
     create_agent,
     open_room,
     register_visitor,
+    room_info,
     set_routing,
     take_from_queue,
     visitor_says,
@@ -110,9 +111,13 @@ async def test_an_agent_gets_nothing_of_a_chat_another_agent_serves(
     alice = await create_agent(client, admin, "alice")
     bob = await create_agent(client, admin, "bob")
     rid, visitor_id = await _chat(client, TOKEN)
-    await take_from_queue(client, alice, rid)
+    inquiry = await take_from_queue(client, alice, rid)
 
     _assert_refused_as_rooms_info(await _statuses(client, bob, rid, visitor_id))
+    # Nor by taking it over, nor in the refusal.
+    grab = await client.post(f"{API}/inquiries.take", json={"inquiryId": inquiry["_id"]}, headers=bob)
+    assert 400 <= grab.status_code < 500 and TOKEN not in grab.text, grab.text
+    assert (await room_info(client, alice, rid))["servedBy"]["_id"] == alice["X-User-Id"]
     rooms = await client.get(f"{API}/rooms", headers=bob)
     assert rid not in [r["_id"] for r in rooms.json()["rooms"]]
     queue = await client.get(f"{API}/inquiries.queued", headers=bob)
