@@ -6,9 +6,9 @@ failure is a 500 `internal-error` envelope with its traceback logged once. After
 HTTP/1.1 connection stays open: the next request on it is answered.
 
 The faults are real: a SQLite file that cannot grow (`PRAGMA max_page_count` on the server's
-connections, and another process filling the file), a TCP proxy in front of PostgreSQL that is cut,
-and a PostgreSQL trigger raising SQLSTATE 53100 (disk_full) as the server does when it cannot extend
-a file.
+connections, and another process filling the file), a lock another process keeps, a TCP proxy in
+front of PostgreSQL that is cut; a PostgreSQL trigger raises the errors of a full disk (SQLSTATE 53100)
+and of a read-only standby (25006) as the server itself does.
 """
 
 from __future__ import annotations
@@ -371,42 +371,52 @@ async def test_an_unreachable_postgresql_answers_503_with_retry_after_logs_once_
     assert server_errors(caplog) == []
 
 
+# What PostgreSQL raises when it cannot extend a table's file (ENOSPC), and when it has become a
+# read-only standby (a failover to a replica).
+CANNOT_WRITE = {
+    "full": ("disk_full", "could not extend file: No space left on device"),
+    "read-only": ("read_only_sql_transaction", "cannot execute INSERT in a read-only transaction"),
+}
+
+
 @pytest.mark.postgres
-async def test_a_full_postgresql_disk_answers_503_with_retry_after_logs_once_and_keeps_the_connection(
-    postgres_url: str, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("kind", list(CANNOT_WRITE))
+async def test_a_postgresql_that_cannot_write_answers_503_with_retry_after_logs_once_and_keeps_the_connection(
+    postgres_url: str, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
+    errcode, message = CANNOT_WRITE[kind]
     app = create_app(settings_for(postgres_url))
     caplog.set_level(logging.INFO)
     admin = await asyncpg.connect(postgres_url)
-    token = f"full-{uuid.uuid4().hex[:8]}"
+    token = f"nowrite-{uuid.uuid4().hex[:8]}"
     try:
         async with serving(app) as http:
             rid = await open_chat(http, token)
             assert (await say(http, token, rid, "before")).status == 200
-            # What PostgreSQL raises when it cannot extend a table's file (ENOSPC).
             await admin.execute(
-                """
-                CREATE FUNCTION no_space() RETURNS trigger LANGUAGE plpgsql AS $$
+                f"""
+                CREATE FUNCTION cannot_write() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                    RAISE EXCEPTION 'could not extend file: No space left on device'
-                        USING ERRCODE = 'disk_full';
+                    RAISE EXCEPTION '{message}' USING ERRCODE = '{errcode}';
                 END $$;
-                CREATE TRIGGER no_space BEFORE INSERT ON messages
-                    FOR EACH ROW EXECUTE FUNCTION no_space();
+                CREATE TRIGGER cannot_write BEFORE INSERT ON messages
+                    FOR EACH ROW EXECUTE FUNCTION cannot_write();
                 """
             )
             for _ in range(REQUESTS_IN_AN_EPISODE):
                 assert_unavailable(await say(http, token, rid, "no room"))
                 history = await http.request("GET", f"{API}/messages.history/{rid}?token={token}")
                 assert history.status == 200, history.body
-            await admin.execute("DROP TRIGGER no_space ON messages; DROP FUNCTION no_space()")
+            await admin.execute("DROP TRIGGER cannot_write ON messages; DROP FUNCTION cannot_write()")
             back = await say(http, token, rid, "after")
             assert back.status == 200, back.body
     finally:
-        await admin.execute("DROP TRIGGER IF EXISTS no_space ON messages; DROP FUNCTION IF EXISTS no_space()")
+        await admin.execute(
+            "DROP TRIGGER IF EXISTS cannot_write ON messages; DROP FUNCTION IF EXISTS cannot_write()"
+        )
         await admin.close()
 
     records = api_records(caplog)
     assert [level for level, _ in records] == [logging.ERROR, logging.WARNING], records
-    assert "full" in records[0][1]
+    assert f"database {kind}:" in records[0][1]
     assert server_errors(caplog) == []

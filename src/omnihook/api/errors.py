@@ -1,8 +1,8 @@
 """Rocket.Chat's error envelope: {success: false, error, errorType} with the right status.
 
 Every failure of a request is answered here, in one place: the caller's mistakes (domain errors,
-validation, values the database cannot store) as 4xx, a database that is unreachable, full or locked as
-503 with `Retry-After` (logged once per episode, not once per request), anything else as a 500
+validation, values the database cannot store) as 4xx, a database that is unreachable, full, read-only or
+locked as 503 with `Retry-After` (logged once per episode, not once per request), anything else as a 500
 `internal-error` with its traceback logged. Each is a complete answer on a connection that stays open:
 no exception is left for the server, which would log it again and close the connection.
 """
@@ -48,8 +48,8 @@ def _describe(errors: list[Any]) -> str:
 class Outage:
     """One log record when the database becomes unavailable, one when it is back.
 
-    An unreachable database is back at the first statement it answers. A full or locked one still
-    answers reads, so it is back only at the first write it commits.
+    An unreachable database is back at the first statement it answers. A full, read-only or locked
+    one still answers reads, so it is back only at the first write it commits.
     """
 
     def __init__(self) -> None:

@@ -17,14 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 class Unavailability(enum.Enum):
     UNREACHABLE = "unreachable"  # no connection, or the server is shutting down: nothing answers
     FULL = "full"  # the disk is full: reads still answer, writes fail
+    READ_ONLY = "read-only"  # a file system remounted read-only, a standby: reads answer, writes fail
     LOCKED = "locked"  # another process holds the write lock past the busy timeout
 
 
 # PostgreSQL SQLSTATEs: class 08 connection exception, 57P admin shutdown / crash shutdown / cannot
 # connect now, 53 insufficient resources (53100 disk full, 53200 out of memory, 53300 too many
-# connections), 55000 object not in prerequisite state (a standby that cannot write).
+# connections), 55000 object not in prerequisite state (a database not accepting connections), 25006
+# read-only SQL transaction (a standby after a failover).
 _PG_UNREACHABLE = ("08", "57P", "55000", "53200", "53300")
 _PG_FULL = ("53",)
+_PG_READ_ONLY = ("25006",)
 # SQLite primary result codes (the low byte of the extended code).
 _SQLITE = {
     sqlite3.SQLITE_FULL: Unavailability.FULL,
@@ -32,14 +35,14 @@ _SQLITE = {
     sqlite3.SQLITE_LOCKED: Unavailability.LOCKED,
     sqlite3.SQLITE_IOERR: Unavailability.UNREACHABLE,
     sqlite3.SQLITE_CANTOPEN: Unavailability.UNREACHABLE,
-    sqlite3.SQLITE_READONLY: Unavailability.FULL,
+    sqlite3.SQLITE_READONLY: Unavailability.READ_ONLY,
 }
 _SQLITE_TEXT = {
     "database or disk is full": Unavailability.FULL,
     "database is locked": Unavailability.LOCKED,
     "disk i/o error": Unavailability.UNREACHABLE,
     "unable to open database": Unavailability.UNREACHABLE,
-    "readonly": Unavailability.FULL,
+    "readonly": Unavailability.READ_ONLY,
 }
 
 
@@ -53,6 +56,8 @@ def unavailability(exc: BaseException) -> Unavailability | None:
             return Unavailability.UNREACHABLE
         if state.startswith(_PG_FULL):
             return Unavailability.FULL
+        if state.startswith(_PG_READ_ONLY):
+            return Unavailability.READ_ONLY
         code = getattr(exc.orig, "sqlite_errorcode", None)
         if isinstance(code, int) and code & 0xFF in _SQLITE:
             return _SQLITE[code & 0xFF]
