@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     delivery_retention_days: float = 30.0
     # A request body larger than this is refused with 413 before the app reads it.
     max_body_bytes: int = 1024 * 1024
+    # This server's public address (https://chat.example.com), which the livechat widget is told to call.
+    # Unset: Rocket.Chat's Site_Url setting, else the address each request was sent to.
+    site_url: str | None = None
+    # The official widget's build folder; unset, node_modules/@rocket.chat/livechat/build.
+    widget_dir: str | None = None
     # The realtime API (/websocket): a larger client frame is refused with a DDP error; a socket holds at
     # most this many subscriptions; a client that leaves this many frames unread is disconnected.
     realtime_max_frame_bytes: int = 64 * 1024

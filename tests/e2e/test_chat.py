@@ -33,7 +33,7 @@ def go_available(agent: Page) -> None:
 
 
 def start_chat(visitor: Page, name: str, email: str, *, shot: str | None = None) -> None:
-    visitor.goto("/livechat")
+    visitor.goto("/livechat-legacy")
     form = visitor.locator("#register")
     form.get_by_label("Name").fill(name)
     form.get_by_label("Email").fill(email)
@@ -237,7 +237,7 @@ def test_the_widget_shows_the_offline_form_when_no_agent_is_available(
     browser: Browser, server: Server, crm: Receiver
 ) -> None:
     visitor = widget_page(browser, server)
-    visitor.goto("/livechat")
+    visitor.goto("/livechat-legacy")
     expect(visitor.get_by_role("heading", name="Leave a message")).to_be_visible()
     form = visitor.locator("#offline")
     form.get_by_label("Name").fill("Night Owl")

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from omnihook import __version__
+from omnihook.web import widget
 from omnihook.webhooks.catalog import EventType
 
 HERE = Path(__file__).parent
@@ -22,6 +23,7 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 router = APIRouter(include_in_schema=False)
+router.include_router(widget.router)
 
 # (path, template, title, who may use it: "manager" | "agent" | "anyone")
 PAGES: list[tuple[str, str, str, str]] = [
@@ -87,7 +89,8 @@ async def delivery_page(request: Request, delivery_id: str) -> HTMLResponse:
     return render(request, "delivery.html", "Delivery", role="manager", delivery_id=delivery_id)
 
 
-@router.get("/livechat")
+# The hand-written visitor page, until the official widget (web/widget.py, at /livechat) chats live.
+@router.get("/livechat-legacy")
 async def livechat_page(request: Request) -> HTMLResponse:
     return render(request, "livechat.html", "Chat with us", role="visitor")
 
