@@ -91,9 +91,12 @@ class KeepAlive:
 async def serving(app: FastAPI) -> AsyncIterator[KeepAlive]:
     """`app` served by uvicorn on loopback (lifespan included); yields one kept-alive connection."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # An idle connection is closed after `timeout_keep_alive`: long enough here for a slow machine
+    # between two requests, so that only a failure can close it.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=300
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
