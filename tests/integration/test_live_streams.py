@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from omnihook.app import create_app
 from omnihook.config import Settings
-from omnihook.web.live import Broker, Subscription
+from omnihook.livechat.live_events import Broker, Subscription
 from tests import databases
 from tests.conftest import login_headers
 

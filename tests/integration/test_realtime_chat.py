@@ -103,13 +103,16 @@ async def test_the_visitor_is_told_who_serves_it_on_take_and_on_forward(
         assert "roles" not in event["data"] and "statusLivechat" not in event["data"]
 
 
-async def test_a_visitor_waiting_in_the_queue_is_told_its_place(
+async def test_a_visitor_waiting_in_the_queue_is_told_its_place_and_when_it_moves(
     client: httpx.AsyncClient, admin: dict[str, str], ws_url: str
 ) -> None:
     await open_chat(client, "visitor-0")  # nobody is available: both wait
     rid = await open_chat(client, "visitor-1")
     async with DDPClient.open(ws_url) as widget:
         await visitor_socket_for(widget, "visitor-1", rid)
+        # Told its place as it subscribes, and again as the queue moves.
+        [event] = await widget.event("stream-livechat-room", rid)
+        assert (event["type"], event["data"]["spot"]) == ("queueData", 2)
         agent = await create_agent(client, admin, "agent.smith", available=False)
         queue = await client.get("/api/v1/livechat/inquiries.queued", headers=agent)
         first = next(i for i in queue.json()["inquiries"] if i["rid"] != rid)

@@ -1,11 +1,13 @@
-"""The live broker: who hears which committed event, and how a stream starts, idles and ends."""
+"""The live events and the pages' streams: who hears which committed event, and how a stream starts,
+idles and ends."""
 
 from __future__ import annotations
 
 import json
 
-from omnihook.domain.events import MessageSent, OfflineMessageReceived, RoomClosed, RoomTaken
-from omnihook.web.live import QUEUE_SIZE, RESYNC, Broker, event_stream
+from omnihook.domain.events import MessageSent, OfflineMessageReceived, RoomClosed, RoomTaken, TokensRevoked
+from omnihook.livechat.live_events import QUEUE_SIZE, RESYNC, Broker, typing_note
+from omnihook.web.live import event_stream
 
 
 def drain(queue_owner: object) -> list[dict[str, object]]:
@@ -113,3 +115,53 @@ async def test_a_resync_reaches_every_stream_at_once_whatever_its_room() -> None
         broker.fanout([RESYNC])
         assert drain(visitor_a) == [RESYNC]
         assert drain(staff) == [RESYNC]
+
+
+async def test_a_revoked_login_is_told_to_that_users_connections_and_the_hubs_only() -> None:
+    broker = Broker()
+    with (
+        broker.subscribe(user_id="u1") as own,
+        broker.subscribe(user_id="u2") as other_user,
+        broker.subscribe("room-a") as visitor,
+        broker.subscribe() as hub,
+    ):
+        broker.publish([TokensRevoked(user_id="u1")])
+        note = {"kind": "tokens.revoked", "roomId": None, "userId": "u1"}
+        assert drain(own) == drain(hub) == [note]
+        assert drain(other_user) == drain(visitor) == []
+
+
+async def test_typing_is_sent_at_once_to_the_rooms_subscribers_without_a_transaction() -> None:
+    broker = Broker()
+    with broker.subscribe("room-a") as visitor, broker.subscribe("room-b") as elsewhere:
+        await broker.publish_now([typing_note("room-a", "agent.smith", True, origin="session-1")])
+        assert drain(visitor) == [
+            {
+                "kind": "typing",
+                "roomId": "room-a",
+                "username": "agent.smith",
+                "typing": True,
+                "origin": "session-1",
+            }
+        ]
+        assert drain(elsewhere) == []
+
+
+async def test_a_page_stream_skips_typing_and_ends_when_its_login_is_revoked() -> None:
+    broker = Broker()
+    checks: list[str] = []
+
+    async def still_valid() -> bool:
+        checks.append("checked")
+        return len(checks) == 1  # valid the first time it is asked, revoked the second
+
+    stream = event_stream(broker, None, user_id="u1", still_valid=still_valid)
+    await anext(stream)
+    await broker.publish_now([typing_note("room-a", "ann", True, origin="s")])
+    broker.publish([TokensRevoked(user_id="u1"), RoomClosed(room_id="room-a")])
+    note = json.loads((await anext(stream)).removeprefix(b"data: "))
+    assert note["kind"] == "room.closed"  # typing skipped, the revocation checked and survived
+    assert checks == ["checked"]
+    broker.publish([TokensRevoked(user_id="u1"), RoomClosed(room_id="room-b")])
+    assert [chunk async for chunk in stream] == []
+    assert checks == ["checked", "checked"]

@@ -73,7 +73,24 @@ class Hub:
             self.unwatch(session, sub)
 
     def _followers(self, stream: str, key: str) -> list[tuple[Session, Sub]]:
-        return [(session, sub) for (session, _), sub in self._watchers.get((stream, key), {}).items()]
+        """One (session, sub) per session: a client that follows a key twice (the widget follows its
+        room's stream-livechat-room four times) hears each event once. A visitor's copy only when all
+        of that session's subscriptions to the key are a visitor's."""
+        found: dict[Session, Sub] = {}
+        for (session, _), sub in self._watchers.get((stream, key), {}).items():
+            if session not in found or not sub.for_visitor:
+                found[session] = sub
+        return list(found.items())
+
+    async def welcome(self, session: Session, sub: Sub) -> None:
+        """What a new subscriber is told at once: its place in the queue, if it waits in one."""
+        if sub.stream != LIVECHAT_ROOM:
+            return
+        async with self.db.engine.connect() as conn:
+            spot = (await documents.queue_spots(conn, {sub.room_id})).get(sub.room_id)
+            if spot is not None:
+                event = {"type": "queueData", "data": await documents.queue_data(conn, spot)}
+                session.send(ddp.changed(LIVECHAT_ROOM, sub.key, [event]))
 
     async def aclose(self) -> None:
         task, self._task = self._task, None

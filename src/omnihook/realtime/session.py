@@ -238,6 +238,7 @@ class Session:
         self.state.subs[sub_id] = sub
         await self.hub.watch(self, sub)
         self.send(ddp.ready(sub_id))
+        await self.hub.welcome(self, sub)
 
     def _unsub(self, frame: ddp.Frame) -> None:
         sub_id = frame.id
