@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from omnihook.domain.errors import Unauthorized
 from omnihook.domain.rooms import CLOSE_MESSAGE, TRANSFER_MESSAGE
 from omnihook.livechat.accounts import authenticate
 from omnihook.livechat.live_events import TOKENS_REVOKED, TYPING, Broker
@@ -218,5 +219,5 @@ class Hub:
                 continue
             try:
                 await authenticate(self.db, user_id=user_id, token=login.token)
-            except Exception:
+            except Unauthorized:
                 session.close(CLOSE_REVOKED)

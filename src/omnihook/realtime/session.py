@@ -159,6 +159,9 @@ class Session:
                 await self.handle(ddp.parse(raw))
             except ddp.BadFrame as exc:
                 self.send(ddp.error(exc.reason, exc.offending))
+            except Exception:  # the database away, say: this frame fails, the session goes on
+                log.exception("realtime: session %s could not handle a frame", self.id)
+                self.send(ddp.error("Internal server error"))
 
     async def _keepalive(self) -> None:
         """Ping an idle client; one that answers nothing for a whole further interval is gone."""
