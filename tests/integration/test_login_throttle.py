@@ -151,6 +151,17 @@ async def test_with_blocking_disabled_failures_never_block(
     await login_headers(client, "admin", ADMIN_PASSWORD)
 
 
+async def test_guesses_sent_at_once_get_no_more_password_checks_than_allowed(
+    client: httpx.AsyncClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _set(client, admin, "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User", 3)
+    checks = CountedChecks(monkeypatch)
+    answers = await asyncio.gather(*(_login(client, "admin", "a-wrong-password") for _ in range(12)))
+    errors = sorted(a.json()["error"] for a in answers)
+    assert errors == ["Unauthorized"] * 3 + ["error-login-blocked-for-user"] * 9
+    assert len(checks.calls) == 3
+
+
 async def test_a_block_holds_across_processes_sharing_the_database(
     settings: Settings, client: httpx.AsyncClient
 ) -> None:

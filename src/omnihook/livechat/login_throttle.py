@@ -3,8 +3,8 @@
 An account, or a client address, is blocked once it has N failed attempts within the last T minutes
 and since its last successful login; the block lifts as those failures age past T minutes. Each attempt
 is a row in `login_attempts`, written before the password is checked and counted as failed until it
-succeeds: a blocked login never reaches the check, and attempts made at once by many processes (all
-sharing one PostgreSQL database) are all counted.
+succeeds: a blocked login never reaches the check, and attempts made at once, by one process or many
+sharing one PostgreSQL database, are counted one after another.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import Unauthorized
 from omnihook.livechat.settings import read_with_defaults
+from omnihook.storage.locks import lock_until_commit
 from omnihook.storage.tables import login_attempts
 
 _PREFIX = "Block_Multiple_Failed_Logins_"
@@ -107,8 +108,11 @@ async def begin_attempt(
     by_ip = rules.by_ip and client_address not in rules.ip_whitelist
     if not (by_ip or rules.by_user):
         return None
-    now = utcnow()
     client_address = client_address[:64]
+    # Attempts at once on one account or address are counted one after another, so no more than the
+    # allowed number reach a password check.
+    await lock_until_commit(conn, f"login-address:{client_address}", f"login-account:{account}")
+    now = utcnow()
     if by_ip and await _blocked(
         conn, login_attempts.c.client_address, client_address, rules.ip_attempts, rules.ip_minutes, now
     ):
