@@ -85,3 +85,35 @@ async def test_a_forward_to_a_department_names_the_old_department_and_not_the_ol
     assert forwarded["type"] == "LivechatSessionForwarded"
     assert (forwarded["departmentId"], forwarded["oldDepartmentId"]) == (billing, sales)
     assert "oldServedBy" not in forwarded
+
+
+async def _browse_and_close(client: httpx.AsyncClient, token: str) -> None:
+    rid = (await open_room(client, token))["_id"]
+    page = {"title": "Pricing", "change": "url", "location": {"href": "https://shop.example/pricing"}}
+    visited = await client.post(
+        "/api/v1/livechat/page.visited", json={"token": token, "rid": rid, "pageInfo": page}
+    )
+    assert visited.status_code == 200, visited.text
+    closed = await client.post("/api/v1/livechat/room.close", json={"token": token, "rid": rid})
+    assert closed.status_code == 200, closed.text
+
+
+async def test_transcripts_carry_the_visitors_navigation_when_both_navigation_settings_are_on(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    on = await client.post(
+        "/api/v1/settings/Livechat_Visitor_navigation_as_a_message", json={"value": True}, headers=admin
+    )
+    assert on.status_code == 200, on.text
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnClose=True)
+    await register_visitor(client, "tok-1", "Ann")
+    await _browse_and_close(client, "tok-1")
+    await configure(client, admin, LivechatWebhookSendNavigation=True)
+    await register_visitor(client, "tok-2", "Bob")
+    await _browse_and_close(client, "tok-2")
+    await settled(database_url, 2)
+    without, with_navigation = (r.json()["messages"] for r in receiver.requests)
+    assert [m for m in without if "navigation" in m] == []
+    [page] = [m for m in with_navigation if "navigation" in m]
+    assert page["navigation"]["page"]["location"]["href"] == "https://shop.example/pricing"
+    assert page["msg"] == "Pricing - https://shop.example/pricing"

@@ -42,6 +42,8 @@ async def test_settings_start_at_rocket_chat_defaults_plus_ours(
         "Livechat_webhook_on_offline_msg": False,
         "Livechat_webhook_on_visitor_message": False,
         "Livechat_webhook_on_agent_message": False,
+        "Livechat_webhook_on_capture": False,
+        "Send_visitor_navigation_history_livechat_webhook_request": False,
         "Livechat_webhook_retries": 10,
         "Livechat_webhook_retry_delay": 10000,
     }
@@ -62,6 +64,7 @@ async def test_saved_settings_are_read_back_under_rocket_chat_ids(
         "LivechatWebhookOnOfflineMsg": True,
         "LivechatWebhookOnVisitorMessage": True,
         "LivechatWebhookOnAgentMessage": True,
+        "LivechatWebhookOnCapture": True,
         "LivechatWebhookRetries": 3,
         "LivechatWebhookRetryDelay": 250,
     }

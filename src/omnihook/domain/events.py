@@ -86,6 +86,13 @@ class TokensRevoked(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LeadCaptured(DomainEvent):
+    """A visitor's message held contacts that are now kept on the visitor (Rocket.Chat's LeadCapture)."""
+
+    kind = "lead.captured"
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfflineMessageReceived(DomainEvent):
     kind = "offline_message.received"
     offline_message_id: str

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import Conflict, Forbidden, NotFound
-from omnihook.domain.events import MessageDeleted, MessageSent
+from omnihook.domain.events import LeadCaptured, MessageDeleted, MessageSent
 from omnihook.domain.ids import new_id
 from omnihook.domain.rooms import TRANSFER_MESSAGE, Message, Room, RoomStatus, validate_text
 from omnihook.domain.users import User
+from omnihook.livechat.leads import capture_leads
 from omnihook.livechat.queries import find_room, message_from_row, visitor_room
 from omnihook.storage.database import Database
 from omnihook.storage.storable import storable_text
@@ -125,6 +126,8 @@ async def send_visitor_message(
         )
         await _count_on_open_room(uow.conn, room.id, message.ts)
         uow.record(MessageSent(room_id=room.id, message_id=message.id, by_visitor=True))
+        if await capture_leads(uow.conn, room.visitor_id, msg):
+            uow.record(LeadCaptured(room_id=room.id))
         return message
 
 

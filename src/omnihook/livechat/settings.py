@@ -22,6 +22,7 @@ class SettingSpec:
     default: Any
     choices: tuple[str, ...] = ()
     minimum: int = 0  # an int's lowest value (Rocket.Chat's -1 turns some limits off)
+    pattern: bool = False  # a string that must be a regular expression Python can read
     # Rocket.Chat's setting type, as livechat/appearance shows it: string, boolean, int, color, select,
     # multiSelect. Empty: derived from `type`.
     rc_type: str = ""
@@ -80,8 +81,6 @@ SETTINGS: dict[str, SettingSpec] = {
     # Sites that may embed the widget: comma-separated hosts (`example.com`, `shop.example.com:8443`,
     # `*.example.com`, or with a scheme); empty, any site (web/widget.py turns it into frame-ancestors).
     "Livechat_AllowedDomainsList": SettingSpec(str, ""),
-    # This server's public address; the widget is told to call it (OMNIHOOK_SITE_URL wins).
-    "Site_Url": SettingSpec(str, ""),
 }
 
 # Accounts (livechat/accounts.py, login_throttle.py, passwords.py): Rocket.Chat's ids and defaults
@@ -107,6 +106,22 @@ SETTINGS.update(
         "Accounts_Password_Policy_AtLeastOneUppercase": SettingSpec(bool, False),
         "Accounts_Password_Policy_AtLeastOneNumber": SettingSpec(bool, False),
         "Accounts_Password_Policy_AtLeastOneSpecialCharacter": SettingSpec(bool, False),
+    }
+)
+
+# Lead capture (livechat/leads.py), in the CRM integration section of Rocket.Chat's settings: its patterns,
+# which JavaScript and Python read alike (the e-mail one is matched ignoring case).
+SETTINGS.update(
+    {
+        "Livechat_lead_email_regex": SettingSpec(
+            str, r"\b[A-Z0-9._%+-]+@(?:[A-Z0-9-]+\.)+[A-Z]{2,4}\b", pattern=True
+        ),
+        "Livechat_lead_phone_regex": SettingSpec(
+            str,
+            r"((?:\([0-9]{1,3}\)|[0-9]{2})[ \-]*?[0-9]{4,5}(?:[\-\s\_]{1,2})?[0-9]{4}(?:(?=[^0-9])|$)"
+            r"|[0-9]{4,5}(?:[\-\s\_]{1,2})?[0-9]{4}(?:(?=[^0-9])|$))",
+            pattern=True,
+        ),
     }
 )
 
@@ -161,6 +176,13 @@ def validate_value(setting_id: str, value: Any) -> Any:
         return list(dict.fromkeys(value))
     if spec.choices and value not in spec.choices:
         raise InvalidInput("error-invalid-setting-value", f"value: one of {list(spec.choices)}")
+    if spec.pattern:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise InvalidInput(
+                "error-invalid-setting-value", f"value: not a regular expression ({exc})"
+            ) from None
     if spec.type is int and value < spec.minimum:
         raise InvalidInput("error-invalid-setting-value", f"value: at least {spec.minimum}")
     return value

@@ -12,6 +12,7 @@ from typing import Literal
 
 from omnihook.domain.events import (
     DomainEvent,
+    LeadCaptured,
     MessageSent,
     OfflineMessageReceived,
     RoomClosed,
@@ -31,6 +32,7 @@ class EventType(StrEnum):
     SESSION = "LivechatSession"  # the room was closed
     EDIT = "LivechatEdit"
     MESSAGE = "Message"
+    LEAD_CAPTURE = "LeadCapture"
     OFFLINE_MESSAGE = "LivechatOfflineMessage"
 
 
@@ -47,6 +49,7 @@ _ROOM_EVENTS: dict[type[DomainEvent], EventType] = {
     RoomForwarded: EventType.SESSION_FORWARDED,
     RoomClosed: EventType.SESSION,
     RoomInfoEdited: EventType.EDIT,
+    LeadCaptured: EventType.LEAD_CAPTURE,
     OfflineMessageReceived: EventType.OFFLINE_MESSAGE,
 }
 
@@ -156,6 +159,21 @@ INTEGRATION_SETTINGS: tuple[IntegrationSetting, ...] = (
         default=False,
         subscribes=EventType.OFFLINE_MESSAGE.value,
         i18n_label="Send_request_on_offline_messages",
+    ),
+    IntegrationSetting(
+        field="LivechatWebhookOnCapture",
+        setting_id="Livechat_webhook_on_capture",
+        kind="bool",
+        default=False,
+        subscribes=EventType.LEAD_CAPTURE.value,
+        i18n_label="Send_request_on_lead_capture",
+    ),
+    IntegrationSetting(
+        field="LivechatWebhookSendNavigation",
+        setting_id="Send_visitor_navigation_history_livechat_webhook_request",
+        kind="bool",
+        default=False,
+        i18n_label="Send_visitor_navigation_history_on_request",
     ),
     IntegrationSetting(
         field="LivechatWebhookOnVisitorMessage",

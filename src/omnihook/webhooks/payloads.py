@@ -25,11 +25,18 @@ from omnihook.domain.events import (
     RoomForwarded,
     RoomInfoEdited,
 )
+from omnihook.storage.settings_store import read_settings
 from omnihook.storage.tables import messages, rooms, users, visitors
 from omnihook.webhooks.catalog import EventType
 
-# System messages that Rocket.Chat keeps in webhook transcripts (`sendMessageType`).
+# System messages that Rocket.Chat keeps in webhook transcripts (`sendMessageType`); navigation messages
+# too when both settings below are on.
 KEPT_SYSTEM_MESSAGES = ("livechat-close",)
+NAVIGATION_MESSAGE = "livechat_navigation_history"
+NAVIGATION_SETTINGS = (
+    "Livechat_Visitor_navigation_as_a_message",
+    "Send_visitor_navigation_history_livechat_webhook_request",
+)
 
 
 def dumps(payload: dict[str, Any]) -> str:
@@ -66,7 +73,9 @@ async def render(conn: AsyncConnection, event: DomainEvent, kind: EventType) -> 
         # transaction appears in the LivechatSessionTaken that follows, not here.
         payload.pop("agent", None)
     payload["type"] = kind.value
-    if isinstance(event, MessageSent):
+    if kind == EventType.LEAD_CAPTURE:
+        payload["messages"] = []  # Rocket.Chat sends a lead without the transcript
+    elif isinstance(event, MessageSent):
         fields = room._mapping
         row = {c.name: fields[f"m_{c.name}"] for c in messages.columns}
         if row["id"] is None or row["hidden"] or row["t"] not in (None, *KEPT_SYSTEM_MESSAGES):
@@ -188,6 +197,8 @@ def _message(row: Mapping[Any, Any], visitor_username: str) -> dict[str, Any]:
         message["editedAt"] = iso(row["edited_at"])  # an edit is sent again, as Rocket.Chat does
     if row["u_username"] != visitor_username:  # Rocket.Chat's rule: anyone but the visitor
         message["agentId"] = row["u_id"]
+    if row["t"] == NAVIGATION_MESSAGE and row["navigation"] is not None:
+        message["navigation"] = row["navigation"]
     if row["t"] == "livechat-close" or row["closing_message"]:
         message["closingMessage"] = True
     message["_updatedAt"] = iso(row["updated_at"])
@@ -195,13 +206,17 @@ def _message(row: Mapping[Any, Any], visitor_username: str) -> dict[str, Any]:
 
 
 async def _transcript(conn: AsyncConnection, room_id: str, visitor_username: str) -> list[dict[str, Any]]:
+    kept: tuple[str, ...] = KEPT_SYSTEM_MESSAGES
+    navigation = await read_settings(conn, NAVIGATION_SETTINGS)
+    if all(navigation.get(setting_id) for setting_id in NAVIGATION_SETTINGS):
+        kept = (*kept, NAVIGATION_MESSAGE)
     query = (
         select(messages)
         .where(
             and_(
                 messages.c.room_id == room_id,
                 messages.c.hidden.is_(False),
-                or_(messages.c.t.is_(None), messages.c.t.in_(KEPT_SYSTEM_MESSAGES)),
+                or_(messages.c.t.is_(None), messages.c.t.in_(kept)),
             )
         )
         .order_by(messages.c.seq)

@@ -14,6 +14,8 @@ const SETTING_KEYS = {
   Livechat_webhook_on_offline_msg: "LivechatWebhookOnOfflineMsg",
   Livechat_webhook_on_visitor_message: "LivechatWebhookOnVisitorMessage",
   Livechat_webhook_on_agent_message: "LivechatWebhookOnAgentMessage",
+  Livechat_webhook_on_capture: "LivechatWebhookOnCapture",
+  Send_visitor_navigation_history_livechat_webhook_request: "LivechatWebhookSendNavigation",
   // omnihook's own: how often and how far apart a failed delivery is retried.
   Livechat_webhook_retries: "LivechatWebhookRetries",
   Livechat_webhook_retry_delay: "LivechatWebhookRetryDelay",
