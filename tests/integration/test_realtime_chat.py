@@ -10,9 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
-from omnihook.storage.tables import visitors
 from tests.ddp_client import DDPClient, serving, visitor_args
 from tests.livechat_helpers import agent_says, create_agent, open_chat, register_visitor
 
@@ -185,15 +183,14 @@ async def test_an_agent_may_not_follow_a_room_it_does_not_serve_nor_type_under_a
 
 
 async def test_the_visitor_is_online_while_its_socket_is_up_and_offline_once_it_closes(
-    app: FastAPI, client: httpx.AsyncClient, ws_url: str
+    client: httpx.AsyncClient, ws_url: str
 ) -> None:
     await open_chat(client, "visitor-1")
 
     async def status() -> Any:
-        async with app.state.db.engine.connect() as conn:
-            return (
-                await conn.execute(select(visitors.c.status).where(visitors.c.token == "visitor-1"))
-            ).scalar()
+        response = await client.get("/api/v1/livechat/visitor/visitor-1")
+        assert response.status_code == 200, response.text
+        return response.json()["visitor"]["status"]
 
     async with DDPClient.open(ws_url) as widget:
         assert "error" not in await widget.call("livechat:setUpConnection", {"token": "visitor-1"})

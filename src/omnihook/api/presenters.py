@@ -50,7 +50,8 @@ def visitor_json(v: Visitor, *, staff: bool = False) -> dict[str, Any]:
         "ip": v.ip,
         "host": v.host,
         "userAgent": v.user_agent,
-        "status": "online",
+        # Kept by the realtime API (online from livechat:setUpConnection until the socket closes).
+        "status": v.status or "online",
     }
     if staff:
         del body["token"]

@@ -90,6 +90,8 @@ class Visitor:
     host: str | None
     created_at: datetime
     updated_at: datetime
+    # 'online' or 'offline' once a realtime connection set it; None: never connected
+    status: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,6 +42,7 @@ def visitor_from_row(row: Any) -> Visitor:
         host=row.host,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        status=row.status,
     )
 
 
