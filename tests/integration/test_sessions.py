@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from omnihook.storage.tables import auth_tokens, users
+from omnihook.storage.tables import auth_tokens, domain_events, users
 from tests.conftest import login_headers
 from tests.livechat_helpers import AGENT_PASSWORD, create_agent
 
@@ -148,3 +148,30 @@ async def test_a_password_hashed_before_digests_still_logs_in_and_is_rehashed(
         ).scalar_one()
     assert stored != legacy
     await login_headers(client, "ann", AGENT_PASSWORD)
+
+
+async def test_every_way_of_ending_sessions_tells_live_connections_by_a_tokens_revoked_event(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    agent = await create_agent(client, admin, "ann", available=False)
+    user_id = agent["X-User-Id"]
+
+    async def revocations() -> int:
+        async with app.state.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(domain_events.c.data).where(domain_events.c.kind == "tokens.revoked")
+            )
+            return sum(1 for row in rows if row.data["user_id"] == user_id)
+
+    assert await revocations() == 0
+    assert (await client.post("/api/v1/users.logoutOtherClients", headers=agent)).status_code == 200
+    assert await revocations() == 1
+    data = {"currentPassword": AGENT_PASSWORD, "newPassword": "a-new-password"}
+    await client.post("/api/v1/users.updateOwnBasicInfo", json={"data": data}, headers=agent)
+    assert await revocations() == 2
+    reset = {"userId": user_id, "data": {"password": "reset-by-admin"}}
+    assert (await client.post("/api/v1/users.update", json=reset, headers=admin)).status_code == 200
+    assert await revocations() == 3
+    again = await login_headers(client, "ann", "reset-by-admin")
+    assert (await client.post("/api/v1/logout", headers=again)).status_code == 200
+    assert await revocations() == 4

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
 from omnihook.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from omnihook.domain.events import TokensRevoked
 from omnihook.domain.ids import new_id
 from omnihook.domain.users import ROLES, Role, User
 from omnihook.livechat import login_throttle
 from omnihook.livechat.passwords import current_policy, hash_password, needs_rehash, password_matches
 from omnihook.livechat.settings import SETTINGS, read_with_defaults
-from omnihook.storage.database import Database
+from omnihook.storage.database import Database, UnitOfWork
 from omnihook.storage.tables import auth_tokens, settings, users
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
@@ -169,9 +170,10 @@ async def login(
     return user_from_row(row), token
 
 
-async def logout(db: Database, *, token: str) -> None:
+async def logout(db: Database, *, user: User, token: str) -> None:
     async with db.transaction() as uow:
         await uow.conn.execute(delete(auth_tokens).where(auth_tokens.c.token_hash == hash_token(token)))
+        uow.record(TokensRevoked(user_id=user.id))  # live connections opened with it end
 
 
 def _expiration_days(stored: Any) -> int:
@@ -198,17 +200,18 @@ async def authenticate(db: Database, *, user_id: str, token: str) -> User:
     return user_from_row(row)
 
 
-async def _end_other_sessions(conn: AsyncConnection, user_id: str, keep_token: str | None) -> None:
+async def _end_other_sessions(uow: UnitOfWork, user_id: str, keep_token: str | None) -> None:
     query = delete(auth_tokens).where(auth_tokens.c.user_id == user_id)
     if keep_token is not None:
         query = query.where(auth_tokens.c.token_hash != hash_token(keep_token))
-    await conn.execute(query)
+    await uow.conn.execute(query)
+    uow.record(TokensRevoked(user_id=user_id))  # live connections opened with them end
 
 
 async def logout_other_clients(db: Database, *, user: User, token: str) -> datetime:
     """End every session of `user` but the one of `token`; returns when that one expires."""
     async with db.transaction() as uow:
-        await _end_other_sessions(uow.conn, user.id, token)
+        await _end_other_sessions(uow, user.id, token)
         created_at: datetime = (
             await uow.conn.execute(
                 select(auth_tokens.c.created_at).where(auth_tokens.c.token_hash == hash_token(token))
@@ -257,7 +260,7 @@ async def change_own_password(
         )
         if changed.rowcount != 1:
             raise Conflict("error-conflict", "the password was changed meanwhile: retry")
-        await _end_other_sessions(uow.conn, user.id, token)
+        await _end_other_sessions(uow, user.id, token)
         return await find_user(uow.conn, user_id=user.id)
 
 
@@ -268,7 +271,7 @@ async def set_password(db: Database, *, user_id: str, password: str, keep_token:
     async with db.transaction() as uow:
         target = await find_user(uow.conn, user_id=user_id)
         await uow.conn.execute(update(users).where(users.c.id == target.id).values(password_hash=new_hash))
-        await _end_other_sessions(uow.conn, target.id, keep_token)
+        await _end_other_sessions(uow, target.id, keep_token)
         return await find_user(uow.conn, user_id=target.id)
 
 

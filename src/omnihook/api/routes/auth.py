@@ -42,7 +42,7 @@ async def login(body: LoginBody, db: DB, client_address: ClientAddress) -> dict[
 
 @router.post("/logout")
 async def logout(request: Request, user: CurrentUser, db: DB) -> dict[str, Any]:
-    await accounts.logout(db, token=request.state.auth_token)
+    await accounts.logout(db, user=user, token=request.state.auth_token)
     return {"status": "success", "data": {"message": "You've been logged out!"}}
 
 
