@@ -9,6 +9,7 @@ from omnihook.api.routes import (
     auth,
     deliveries,
     endpoints,
+    event_types,
     livechat_agent,
     livechat_appearance,
     livechat_visitor,
@@ -28,6 +29,8 @@ def install_api(app: FastAPI) -> None:
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(endpoints.router)
+    app.include_router(event_types.router)
+    event_types.publish_in_openapi(app)
 
 
 __all__ = ["install_api"]
