@@ -20,7 +20,7 @@ from omnihook.app import create_app
 from omnihook.config import Settings
 from omnihook.livechat import passwords
 from omnihook.storage import database
-from omnihook.storage.tables import login_attempts
+from omnihook.storage.tables import login_attempts, users
 from tests.conftest import ADMIN_PASSWORD, login_headers
 
 
@@ -212,11 +212,16 @@ async def test_passwords_are_checked_and_hashed_in_a_worker_thread_outside_any_t
     assert ticks > before
 
 
-async def test_an_unknown_user_gets_the_same_argon2_check_as_a_real_one(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+async def test_unknown_and_inactive_users_get_the_same_argon2_check_as_a_real_one(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checks = CountedChecks(monkeypatch)
     assert (await _login(client, "nobody", "a-wrong-password")).status_code == 401
     assert (await _login(client, "admin", "a-wrong-password")).status_code == 401
-    assert len(checks.hashes) == 2
-    assert all(h.startswith("$argon2id$") for h in checks.hashes)  # real argon2 work both times
+    async with app.state.db.engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.username == "admin").values(active=False))
+    inactive = await _login(client, "admin", ADMIN_PASSWORD)
+    assert inactive.status_code == 401
+    assert inactive.json()["error"] == "Unauthorized"
+    assert len(checks.hashes) == 3
+    assert all(h.startswith("$argon2id$") for h in checks.hashes)  # real argon2 work every time
