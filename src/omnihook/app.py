@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omnihook import __version__
@@ -121,7 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await webhook_runtime.close()
             await db.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load their scripts from this server, so they work with no network.
+    app = FastAPIOffline(
+        static_url="/docs-assets",
         title="omnihook",
         version=__version__,
         description="Omnichannel livechat with durable, Rocket.Chat-compatible CRM webhooks.",

@@ -61,7 +61,7 @@ def publish_in_openapi(app: FastAPI) -> None:
             schema["webhooks"] = {
                 name: {
                     "post": {
-                        "summary": kind.value,
+                        "summary": name,
                         "description": DESCRIPTIONS[kind],
                         "tags": ["event catalog"],
                         "requestBody": {"content": {"application/json": {"schema": body}}},

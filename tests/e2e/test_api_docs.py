@@ -1,0 +1,45 @@
+"""The API's documentation pages work with no network: their scripts and styles come from this server."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from playwright.sync_api import BrowserContext, Page, Route, expect
+
+from tests.e2e.conftest import Server
+
+
+def only_this_server(context: BrowserContext, server: Server) -> list[str]:
+    """Refuse every request to another origin, as a machine without network would; returns them."""
+    ours = urlsplit(server.url).netloc
+    refused: list[str] = []
+
+    def route(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == ours:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    return refused
+
+
+def test_swagger_ui_shows_the_operations_and_the_event_catalog_offline(
+    context: BrowserContext, page: Page, server: Server
+) -> None:
+    refused = only_this_server(context, server)
+    page.goto(f"{server.url}/docs")
+    expect(page.get_by_text("POST/api/v1/livechat/message", exact=False).first).to_be_visible()
+    expect(page.locator(".opblock-tag", has_text="event catalog").first).to_be_visible()
+    assert refused == []
+
+
+def test_redoc_shows_the_api_and_the_webhooks_offline(
+    context: BrowserContext, page: Page, server: Server
+) -> None:
+    refused = only_this_server(context, server)
+    page.goto(f"{server.url}/redoc")
+    webhook = page.get_by_role("heading", name="LivechatSessionStart (Standard Webhooks) Webhook")
+    expect(webhook.first).to_be_visible()
+    assert refused == []
