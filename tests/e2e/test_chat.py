@@ -1,5 +1,6 @@
-"""A visitor (widget) and agents (console) chatting in separate browser contexts, live, with the
-CRM webhooks arriving at a real receiver."""
+"""A visitor (Rocket.Chat's official widget, embedded with its snippet on another site's page) and agents
+(omnihook's console) chatting in separate browser contexts, live, with the CRM webhooks arriving at a real
+receiver."""
 
 from __future__ import annotations
 
@@ -10,18 +11,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, AGENT_PASSWORD, Server, log_in, screenshot
+from tests.e2e.widget_helpers import EmbeddingSite, Visitor, agent_typing, site
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.browser
+__all__ = ["site"]  # a fixture
 
 
 def new_page(browser: Browser, server: Server) -> Page:
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 860})
-    return context.new_page()
-
-
-def widget_page(browser: Browser, server: Server) -> Page:
-    context = browser.new_context(base_url=server.url, viewport={"width": 520, "height": 760})
     return context.new_page()
 
 
@@ -32,14 +30,18 @@ def go_available(agent: Page) -> None:
     expect(agent.locator("#availability-label")).to_have_text("Available")
 
 
-def start_chat(visitor: Page, name: str, email: str, *, shot: str | None = None) -> None:
-    visitor.goto("/livechat-legacy")
-    form = visitor.locator("#register")
-    form.get_by_label("Name").fill(name)
-    form.get_by_label("Email").fill(email)
+def start_chat(
+    browser: Browser, site: EmbeddingSite, name: str, email: str, *, shot: str | None = None
+) -> Visitor:
+    visitor = Visitor(browser, site)
+    visitor.open_site()
+    visitor.open_widget()
+    visitor.widget.get_by_label("Name").fill(name)
+    visitor.widget.get_by_label("Email").fill(email)
     if shot:
-        screenshot(visitor, shot)
-    form.get_by_role("button", name="Start chat").click()
+        screenshot(visitor.page, shot)
+    visitor.widget.get_by_role("button", name="Start chat").click()
+    return visitor
 
 
 def send(page: Page, text: str) -> None:
@@ -94,20 +96,21 @@ def crm(server: Server, receiver: Receiver) -> Receiver:
 
 
 def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook(
-    browser: Browser, server: Server, crm: Receiver
+    browser: Browser, server: Server, crm: Receiver, site: EmbeddingSite
 ) -> None:
     # Agents pick chats from the queue themselves.
     server.call("POST", "settings/Livechat_Routing_Method", {"value": "Manual_Selection"})
+    finished = [{"_id": "Livechat_conversation_finished_message", "value": "Thanks for chatting with Acme"}]
+    server.call("POST", "livechat/appearance", finished)
     server.create_agent("alice", "Alice Agent")
     agent = new_page(browser, server)
     log_in(agent, "alice", AGENT_PASSWORD, "/agent")
     go_available(agent)
 
-    visitor = widget_page(browser, server)
-    start_chat(visitor, "James Visitor", "james@example.com", shot="visitor-registration")
-    send(visitor, "Hi, I need help with my order")
-    expect(visitor.locator(".msg.mine").last).to_contain_text("Hi, I need help with my order")
-    expect(visitor.locator("#room-state")).to_have_text("Waiting for an agent…")
+    visitor = start_chat(browser, site, "James Visitor", "james@example.com", shot="visitor-registration")
+    visitor.send("Hi, I need help with my order")
+    expect(visitor.messages).to_contain_text("Hi, I need help with my order")
+    expect(visitor.header).not_to_contain_text("Alice Agent")  # waiting in the queue
 
     # The queue updates live on the agent's console.
     waiting = agent.locator("#queue li").filter(has_text="James Visitor")
@@ -118,22 +121,25 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     expect(agent.locator("#messages")).to_contain_text("Hi, I need help with my order")
     expect(agent.locator("#queue li")).to_have_count(0)
 
+    # Taken: the widget names its agent, live (stream-livechat-room), and gets the answer live.
+    expect(visitor.header).to_contain_text("Alice Agent")
     send(agent, "Hello James, how can I help you today?")
-    expect(visitor.locator("#messages")).to_contain_text("Hello James, how can I help you today?")
-    expect(visitor.locator("#room-state")).to_have_text("Chatting with Alice Agent")
+    expect(visitor.messages).to_contain_text("Hello James, how can I help you today?")
 
     # A reload keeps the conversation: the widget remembers its visitor token and room.
-    visitor.reload()
-    expect(visitor.locator("#messages")).to_contain_text("Hello James, how can I help you today?")
-    send(visitor, "Where is order 42?")
+    visitor.open_site()
+    visitor.open_widget()
+    expect(visitor.messages).to_contain_text("Hello James, how can I help you today?")
+    visitor.send("Where is order 42?")
     expect(agent.locator("#messages")).to_contain_text("Where is order 42?")
     screenshot(agent, "agent-console")
-    screenshot(visitor, "visitor-widget")
+    screenshot(visitor.page, "visitor-widget")
 
     agent.get_by_label("Comment", exact=True).fill("Thank you for visiting")
     agent.get_by_label("Tags (comma separated)").fill("orders, resolved")
     agent.get_by_role("button", name="Close chat").click()
-    expect(visitor.get_by_text("This chat has ended.")).to_be_visible()
+    # The widget hears the closing message and says the chat is over, with the appearance's text.
+    expect(visitor.widget.get_by_text("Thanks for chatting with Acme")).to_be_visible()
     expect(agent.locator("#chat-status")).to_have_text("closed")
     expect(agent.locator("#my-rooms li")).to_have_count(0)
 
@@ -167,28 +173,29 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     screenshot(admin, "deliveries")
 
     # The same visitor starts over: a new chat, in the queue again.
-    visitor.get_by_role("button", name="Start a new chat").click()
-    expect(visitor.locator("#messages .msg")).to_have_count(0)
-    send(visitor, "One more question")
+    visitor.widget.get_by_role("button", name="New Chat").click()
+    visitor.send("One more question")
     expect(agent.locator("#queue li").filter(has_text="James Visitor")).to_be_visible()
+    assert visitor.csp_violations() == []
+    visitor.close()
 
 
 def test_agents_forward_a_chat_to_a_department_and_to_an_agent_who_see_it_live(
-    browser: Browser, server: Server, crm: Receiver
+    browser: Browser, server: Server, crm: Receiver, site: EmbeddingSite
 ) -> None:
     server.create_agent("alice", "Alice Agent")
     server.create_agent("bob", "Bob Agent")
     agents = server.call("GET", "livechat/users/agent")["users"]
     bob_id = next(u["_id"] for u in agents if u["username"] == "bob")
-    billing = {"name": "Billing", "enabled": True, "showOnRegistration": True, "showOnOfflineForm": True}
+    # Not offered on the widget's registration form (which would then route every chat to it).
+    billing = {"name": "Billing", "enabled": True, "showOnRegistration": False, "showOnOfflineForm": True}
     server.call("POST", "livechat/department", {"department": billing, "agents": [{"agentId": bob_id}]})
     alice = new_page(browser, server)
     log_in(alice, "alice", AGENT_PASSWORD, "/agent")
     go_available(alice)
 
-    visitor = widget_page(browser, server)
-    start_chat(visitor, "Maria", "maria@example.com")
-    send(visitor, "Can I talk to billing?")
+    visitor = start_chat(browser, site, "Maria", "maria@example.com")
+    visitor.send("Can I talk to billing?")
     # Auto selection (the default): the only available agent gets the chat, live.
     mine = alice.locator("#my-rooms li").filter(has_text="Maria")
     expect(mine).to_be_visible()
@@ -205,48 +212,57 @@ def test_agents_forward_a_chat_to_a_department_and_to_an_agent_who_see_it_live(
     forwarded_room = bob.locator("#my-rooms li").filter(has_text="Maria")
     expect(forwarded_room).to_be_visible()
     # A visitor message in a chat bob is not looking at marks it as new.
-    send(visitor, "Hello? Anyone from billing?")
+    visitor.send("Hello? Anyone from billing?")
     expect(forwarded_room.locator(".unread")).to_have_text("new")
     forwarded_room.get_by_role("button").click()
     expect(bob.locator("#messages")).to_contain_text("Hello? Anyone from billing?")
     expect(forwarded_room.locator(".unread")).to_have_count(0)
     expect(bob.locator("#messages")).to_contain_text("Can I talk to billing?")
     send(bob, "Billing here, hello Maria")
-    expect(visitor.locator("#messages")).to_contain_text("Billing here, hello Maria")
-    expect(visitor.locator("#room-state")).to_have_text("Chatting with Bob Agent")
+    expect(visitor.messages).to_contain_text("Billing here, hello Maria")
+    expect(visitor.header).to_contain_text("Bob Agent")
+    # An agent typing shows in the widget (stream-notify-room), and stops.
+    rid = server.call("GET", "livechat/rooms")["rooms"][0]["_id"]
+    bob_login = server.login("bob", AGENT_PASSWORD)
+    typing = visitor.widget.locator("div[class^=typing-dots__]")
+    agent_typing(server, bob_login, rid, "bob", True)
+    expect(typing).to_be_visible()
+    agent_typing(server, bob_login, rid, "bob", False)
+    expect(typing).to_have_count(0)
 
     # Bob hands it back to alice by name.
     bob.get_by_label("To an agent or a department").select_option(label="Alice Agent (available)")
     bob.get_by_role("button", name="Forward").click()
     expect(bob.locator("#my-rooms li")).to_have_count(0)
     expect(alice.locator("#my-rooms li").filter(has_text="Maria")).to_be_visible()
-    expect(visitor.locator("#room-state")).to_have_text("Chatting with Alice Agent")
+    expect(visitor.header).to_contain_text("Alice Agent")
 
     # The visitor ends the chat; alice's console shows it closed at once.
-    visitor.get_by_role("button", name="End chat").click()
-    expect(visitor.get_by_text("This chat has ended.")).to_be_visible()
+    visitor.finish_chat()
+    expect(visitor.widget.get_by_text("Thanks for talking with us")).to_be_visible()
     expect(alice.locator("#my-rooms li")).to_have_count(0)
 
     to_billing = wait_for_webhook(crm, "LivechatSessionForwarded")
     assert to_billing["servedBy"]["username"] == "bob"
     assert "oldServedBy" not in to_billing  # Rocket.Chat names the old agent on a forward to an agent only
     assert wait_for_webhook(crm, "LivechatSession")["closer"] == "visitor"
+    visitor.close()
 
 
 def test_the_widget_shows_the_offline_form_when_no_agent_is_available(
-    browser: Browser, server: Server, crm: Receiver
+    browser: Browser, server: Server, crm: Receiver, site: EmbeddingSite
 ) -> None:
-    visitor = widget_page(browser, server)
-    visitor.goto("/livechat-legacy")
-    expect(visitor.get_by_role("heading", name="Leave a message")).to_be_visible()
-    form = visitor.locator("#offline")
-    form.get_by_label("Name").fill("Night Owl")
-    form.get_by_label("Email").fill("owl@example.com")
-    form.get_by_label("Message").fill("Please call me back tomorrow")
-    screenshot(visitor, "visitor-offline-form")
-    visitor.get_by_role("button", name="Send message").click()
-    expect(visitor.locator("#offline-sent")).to_be_visible()
+    visitor = Visitor(browser, site)
+    visitor.open_site()
+    visitor.open_widget()
+    expect(visitor.header).to_contain_text("Leave a message")
+    visitor.widget.get_by_label("Name").fill("Night Owl")
+    visitor.widget.get_by_label("Email").fill("owl@example.com")
+    visitor.widget.get_by_label("Message").fill("Please call me back tomorrow")
+    screenshot(visitor.page, "visitor-offline-form")
+    visitor.widget.get_by_role("button", name="Send").click()
 
     offline = wait_for_webhook(crm, "LivechatOfflineMessage")
     assert offline["visitor"] == {"name": "Night Owl", "email": "owl@example.com"}
     assert offline["message"] == "Please call me back tomorrow"
+    visitor.close()

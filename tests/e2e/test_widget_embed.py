@@ -4,180 +4,26 @@ while the CRM receives the webhooks."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, FrameLocator, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import AGENT_PASSWORD, Server, log_in, screenshot
+from tests.e2e.conftest import Server, screenshot
+from tests.e2e.widget_helpers import (
+    EmbeddingSite,
+    Visitor,
+    agent_console,
+    crm,
+    other_site,
+    site,
+    visitor,
+    wait_for_webhook,
+)
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.browser
-
-# Rocket.Chat's embed snippet, as its admin page hands it out, with HOST for the server's address.
-SNIPPET = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Acme shop</title></head>
-<body>
-<h1>Acme shop</h1>
-<p>Everything for your garden.</p>
-<!-- Start of Rocket.Chat Livechat Script -->
-<script type="text/javascript">
-(function(w, d, s, u) {
-  w.RocketChat = function(c) { w.RocketChat._.push(c) }; w.RocketChat._ = []; w.RocketChat.url = u;
-  var h = d.getElementsByTagName(s)[0], j = d.createElement(s);
-  j.async = true; j.src = 'HOST/livechat/rocketchat-livechat.min.js?_=201903270000';
-  h.parentNode.insertBefore(j, h);
-})(window, document, 'script', 'HOST/livechat');
-</script>
-</body></html>
-"""
-
-
-class EmbeddingSite:
-    """A web site of its own on another loopback port whose page embeds the widget with the snippet.
-
-    Named 127.0.0.1 it is another origin of the server's site; named localhost it is another site, whose
-    frames Chromium denies storage (as in incognito windows, or with third-party cookies blocked).
-    """
-
-    def __init__(self, widget_host: str, name: str = "127.0.0.1") -> None:
-        page = SNIPPET.replace("HOST", widget_host).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.split("?")[0] != "/":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"{name}:{self.http.server_port}"
-        self.url = f"http://{self.host}/"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-
-    def __enter__(self) -> EmbeddingSite:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
-@pytest.fixture
-def site(server: Server) -> Iterator[EmbeddingSite]:
-    with EmbeddingSite(server.url) as running:
-        yield running
-
-
-@pytest.fixture
-def crm(server: Server, receiver: Receiver) -> Receiver:
-    server.call(
-        "POST",
-        "omnichannel/integrations",
-        {
-            "LivechatWebhookUrl": receiver.url,
-            "LivechatSecretToken": "crm-secret",
-            "LivechatWebhookOnStart": True,
-            "LivechatWebhookOnChatTaken": True,
-            "LivechatWebhookOnClose": True,
-            "LivechatWebhookOnVisitorMessage": True,
-            "LivechatWebhookOnAgentMessage": True,
-            "LivechatWebhookOnOfflineMsg": True,
-        },
-    )
-    return receiver
-
-
-def wait_for_webhook(receiver: Receiver, type_: str, **match: Any) -> dict[str, Any]:
-    """The first webhook of `type_` (whose keys equal `match`), waiting for more as they arrive."""
-    seen = 0
-    while True:
-        requests = receiver.wait_for(seen + 1)
-        for request in requests[seen:]:
-            body: dict[str, Any] = request.json()
-            if body["type"] == type_ and all(body.get(k) == v for k, v in match.items()):
-                return body
-        seen = len(requests)
-
-
-class Visitor:
-    """A visitor's browser on the embedding site; `widget` is the widget's iframe."""
-
-    def __init__(self, browser: Browser, site: EmbeddingSite) -> None:
-        self.context = browser.new_context(viewport={"width": 1100, "height": 820})
-        self.page: Page = self.context.new_page()
-        self.console: list[str] = []
-        self.page.on("console", self._console)
-        self.site = site
-        self.widget: FrameLocator = self.page.frame_locator("#rocketchat-iframe")
-
-    def _console(self, message: ConsoleMessage) -> None:
-        self.console.append(message.text)
-
-    def csp_violations(self) -> list[str]:
-        return [m for m in self.console if "Content Security Policy" in m]
-
-    def open_site(self) -> None:
-        self.page.goto(self.site.url)
-        expect(self.page.locator(".rocketchat-widget")).to_be_attached()
-
-    def open_widget(self) -> None:
-        self.widget.locator("button[class*=screen__chat-button]").click()
-
-    def register(self, name: str, email: str) -> None:
-        self.widget.get_by_label("Name").fill(name)
-        self.widget.get_by_label("Email").fill(email)
-        self.widget.get_by_role("button", name="Start chat").click()
-
-    def send(self, text: str) -> None:
-        composer = self.widget.locator("[contenteditable=true]")
-        composer.click()
-        composer.type(text)
-        composer.press("Enter")
-
-    @property
-    def messages(self) -> Any:
-        return self.widget.locator("ol[class*=message-list__content]")
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def other_site(server: Server) -> Iterator[EmbeddingSite]:
-    with EmbeddingSite(server.url, "localhost") as running:
-        yield running
-
-
-@pytest.fixture
-def visitor(browser: Browser, site: EmbeddingSite) -> Iterator[Visitor]:
-    v = Visitor(browser, site)
-    yield v
-    v.close()
-
-
-def agent_console(browser: Browser, server: Server, username: str) -> Page:
-    """An agent logged in on omnihook's console, available for chats."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    log_in(page, username, AGENT_PASSWORD, "/agent")
-    switch = page.get_by_label("Not available")
-    expect(switch).to_be_enabled()
-    switch.check()
-    expect(page.locator("#availability-label")).to_have_text("Available")
-    return page
+__all__ = ["crm", "other_site", "site", "visitor"]  # fixtures
 
 
 def test_a_site_embedding_the_snippet_gets_the_widget_and_its_visitor_reaches_an_agent_and_the_crm(
@@ -231,24 +77,6 @@ def test_a_site_embedding_the_snippet_gets_the_widget_and_its_visitor_reaches_an
     visitor.open_site()
     visitor.open_widget()
     expect(visitor.messages).to_contain_text("Where is order 42?")
-    assert visitor.csp_violations() == []
-
-
-def test_with_nobody_available_the_widget_takes_an_offline_message_for_the_crm(
-    server: Server, crm: Receiver, visitor: Visitor
-) -> None:
-    server.call("POST", "livechat/appearance", [{"_id": "Livechat_offline_title", "value": "We are away"}])
-    visitor.open_site()
-    visitor.open_widget()
-    expect(visitor.widget.get_by_text("We are away")).to_be_visible()
-    visitor.widget.get_by_label("Name").fill("Night Owl")
-    visitor.widget.get_by_label("Email").fill("owl@example.com")
-    visitor.widget.get_by_label("Message").fill("Please call me back tomorrow")
-    visitor.widget.get_by_role("button", name="Send").click()
-
-    offline = wait_for_webhook(crm, "LivechatOfflineMessage")
-    assert offline["visitor"] == {"name": "Night Owl", "email": "owl@example.com"}
-    assert offline["message"] == "Please call me back tomorrow"
     assert visitor.csp_violations() == []
 
 

@@ -34,8 +34,8 @@ PAGES: list[tuple[str, str, str, str]] = [
 ]
 
 
-# Scripts and styles come from this server only (the pages have no inline script); only the visitor
-# widget may be framed by another site.
+# Scripts and styles come from this server only (the pages have no inline script), and no other site may
+# frame them. The visitor widget (web/widget.py, at /livechat) has a policy of its own.
 CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'"
 
 
@@ -43,8 +43,7 @@ def render(request: Request, template: str, title: str, **context: Any) -> HTMLR
     response = templates.TemplateResponse(
         request, template, {"title": title, "version": __version__, "path": request.url.path, **context}
     )
-    framing = "" if context.get("role") == "visitor" else "; frame-ancestors 'none'"
-    response.headers["Content-Security-Policy"] = CSP + framing
+    response.headers["Content-Security-Policy"] = CSP + "; frame-ancestors 'none'"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
@@ -87,12 +86,6 @@ async def deliveries_page(request: Request) -> HTMLResponse:
 @router.get("/admin/deliveries/{delivery_id}")
 async def delivery_page(request: Request, delivery_id: str) -> HTMLResponse:
     return render(request, "delivery.html", "Delivery", role="manager", delivery_id=delivery_id)
-
-
-# The hand-written visitor page, until the official widget (web/widget.py, at /livechat) chats live.
-@router.get("/livechat-legacy")
-async def livechat_page(request: Request) -> HTMLResponse:
-    return render(request, "livechat.html", "Chat with us", role="visitor")
 
 
 def _add_page(path: str, template: str, title: str, role: str) -> None:

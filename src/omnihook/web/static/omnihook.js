@@ -51,7 +51,7 @@ const OH = (() => {
       data = null;
     }
     if (!response.ok) {
-      if (response.status === 401 && auth && document.body.dataset.role !== "visitor") {
+      if (response.status === 401 && auth) {
         toLogin();
       }
       throw new ApiError(response.status, data);
@@ -87,7 +87,6 @@ const OH = (() => {
   // Resolves to the logged-in user allowed on this page, or sends the browser to the login page.
   async function start() {
     const role = document.body.dataset.role;
-    if (role === "visitor") return null;
     if (role === "anyone") {
       if (credentials()) showUser().catch(() => {});
       return null;
