@@ -162,6 +162,21 @@ async def test_guesses_sent_at_once_get_no_more_password_checks_than_allowed(
     assert len(checks.calls) == 3
 
 
+async def test_wrong_current_passwords_count_as_failed_logins(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    await _set(client, admin, "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User", 3)
+
+    async def change(current: str) -> httpx.Response:
+        data = {"currentPassword": current, "newPassword": "a-new-password"}
+        return await client.post("/api/v1/users.updateOwnBasicInfo", json={"data": data}, headers=admin)
+
+    for _ in range(3):
+        assert (await change("a-wrong-password")).json()["error"] == "totp-invalid"
+    assert (await change(ADMIN_PASSWORD)).json()["error"] == "error-login-blocked-for-user"
+    assert (await _login(client, "admin", ADMIN_PASSWORD)).json()["error"] == "error-login-blocked-for-user"
+
+
 async def test_a_block_holds_across_processes_sharing_the_database(
     settings: Settings, client: httpx.AsyncClient
 ) -> None:
