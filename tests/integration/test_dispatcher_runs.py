@@ -52,6 +52,17 @@ def sent_ids(transport: FakeTransport) -> list[str]:
     return [r.headers["webhook-id"] for r in transport.requests]
 
 
+async def test_a_room_leased_by_a_dispatcher_that_died_is_sent_once_its_lease_ran_out(db: Database) -> None:
+    await leased(db, 10, owner="gone", room="r1")
+    async with db.engine.begin() as conn:  # the dispatcher died; its leases ran out a moment ago
+        ran_out = utcnow() - timedelta(seconds=1)
+        await conn.execute(update(deliveries).values(lease_until=ran_out, next_attempt_at=ran_out))
+    transport = FakeTransport()
+    rows = await run_dispatcher(db, transport)
+    assert sent_ids(transport) == [f"msg_{n}" for n in range(10)]
+    assert all(status == "delivered" and attempts == 1 for _, status, attempts in rows)
+
+
 async def test_a_busy_room_is_sent_in_order_once_each(db: Database) -> None:
     await leased(db, 40, owner=None, room="r1")
     transport = FakeTransport()

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 class InlineCursor:
@@ -130,6 +130,10 @@ class InlineConnection:
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        return self._conn
+
 
 def run_inline(engine: AsyncEngine) -> None:
     """Make `engine` (sqlite+aiosqlite) open inline connections, with the arguments its dialect computed."""
@@ -138,3 +142,12 @@ def run_inline(engine: AsyncEngine) -> None:
     def connect(dialect: Dialect, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
         conn = sqlite3.connect(*cargs, **cparams)
         return AsyncAdapt_aiosqlite_connection(dialect.loaded_dbapi, InlineConnection(conn))  # type: ignore[arg-type]
+
+
+async def driver_connection(conn: AsyncConnection) -> sqlite3.Connection:
+    """The sqlite3 connection under `conn`: statements run on it belong to `conn`'s transaction (for the
+    few hot statements that are cheaper written for the driver than built by SQLAlchemy each time)."""
+    raw = await conn.get_raw_connection()
+    inline = raw.driver_connection
+    assert isinstance(inline, InlineConnection), "an inline SQLite connection (see run_inline)"
+    return inline.sqlite

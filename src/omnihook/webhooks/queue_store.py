@@ -15,10 +15,11 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -27,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter
 
 from omnihook.storage.database import Database
+from omnihook.storage.sqlite_inline import driver_connection
 from omnihook.storage.tables import deliveries, delivery_attempts, webhook_events
+from omnihook.webhooks import queue_sqlite as lite
 
 
 @dataclass(kw_only=True)
@@ -128,6 +131,8 @@ class QueueStore:
         """For every endpoint, the due heads of its queues, oldest first, up to its `want` rows in all;
         leased. Heads come first (up to `heads_at_most`); what is left of a `want` goes to runs of up to
         `run_length`."""
+        if self.db.is_sqlite:
+            return await self._sqlite_claim(conn, wants, lease_ends, now, run_length, heads_at_most or {})
         params: dict[str, Any] = {"now": now}
         parts = []
         for n, (endpoint_id, want) in enumerate(wants.items()):
@@ -264,6 +269,8 @@ class QueueStore:
         with runs behind them within `wants` rows an endpoint."""
         if not keys:
             return []
+        if self.db.is_sqlite:
+            return await self._sqlite_take_next(conn, keys, lease_ends, now, wants or {}, run_length)
         params: dict[str, Any] = {"now": now}
         parts = []
         expanding: list[BindParameter[Any]] = []
@@ -281,6 +288,86 @@ class QueueStore:
         return await self._take_runs(
             conn, await conn.execute(query, params), wants or {}, lease_ends, now, run_length
         )
+
+    # --- SQLite: the same claims straight on the driver (see queue_sqlite) ---------------------
+
+    async def _sqlite_claim(
+        self,
+        conn: AsyncConnection,
+        wants: Mapping[str, int],
+        lease_ends: Mapping[str, datetime],
+        now: datetime,
+        run_length: int,
+        heads_at_most: Mapping[str, int],
+    ) -> list[Claimed]:
+        raw, now_s = await driver_connection(conn), lite.stored_time(now)
+        queues: list[tuple[str, str, int, int]] = []  # endpoint, key, from seq, at most
+        for endpoint_id, want in wants.items():
+            found = lite.heads(raw, endpoint_id, now_s, min(want, heads_at_most.get(endpoint_id, want)))
+            ordered = sum(1 for _, id_, key in found if key != id_)
+            spare = want - len(found)
+            each = min(run_length - 1, spare // ordered) if ordered and spare > 0 and run_length > 1 else 0
+            queues += [(endpoint_id, key, seq, 1 if key == id_ else 1 + each) for seq, id_, key in found]
+        return self._sqlite_lease(raw, queues, lease_ends, now_s)
+
+    async def _sqlite_take_next(
+        self,
+        conn: AsyncConnection,
+        keys: Mapping[str, list[str]],
+        lease_ends: Mapping[str, datetime],
+        now: datetime,
+        wants: Mapping[str, int],
+        run_length: int,
+    ) -> list[Claimed]:
+        raw, now_s = await driver_connection(conn), lite.stored_time(now)
+        queues: list[tuple[str, str, int, int]] = []
+        for endpoint_id, endpoint_keys in keys.items():
+            spare = wants.get(endpoint_id, 0) - len(endpoint_keys)
+            each = min(run_length - 1, spare // len(endpoint_keys)) if spare > 0 and run_length > 1 else 0
+            # From the queue's oldest pending row, the head: a redelivered old row comes first again.
+            queues += [(endpoint_id, key, 0, 1 + each) for key in endpoint_keys]
+        return self._sqlite_lease(raw, queues, lease_ends, now_s)
+
+    def _sqlite_lease(
+        self,
+        raw: sqlite3.Connection,
+        queues: list[tuple[str, str, int, int]],
+        lease_ends: Mapping[str, datetime],
+        now_s: str,
+    ) -> list[Claimed]:
+        """Each queue's due rows from its head on (a run), leased; returns the heads carrying their runs."""
+        claimed: list[Claimed] = []
+        leases: list[tuple[str, str, str, str, int]] = []
+        ends = {e: (end, lite.stored_time(end)) for e, end in lease_ends.items()}
+        for endpoint_id, key, from_seq, limit in queues:
+            rows = lite.due_prefix(lite.run(raw, endpoint_id, key, from_seq, limit), now_s)
+            if not rows:
+                continue
+            until, until_s = ends[endpoint_id]
+            run = [
+                Claimed(
+                    seq=seq,
+                    id=id_,
+                    endpoint_id=endpoint_id,
+                    event_type=event_type,
+                    room_id=room_id,
+                    ordering_key=key,
+                    attempts=attempts,
+                    budget_start=budget_start,
+                    lease_until=until,
+                    event_created_at=lite.loaded_time(created_at),
+                    payload=payload,
+                    ends_run=False,
+                )
+                for seq, id_, event_type, room_id, attempts, budget_start, _, _, payload, created_at in rows
+            ]
+            run[-1].ends_run = True
+            head = run[0]
+            head.followers = run[1:]
+            claimed.append(head)
+            leases += [(self.owner, until_s, until_s, now_s, item.seq) for item in run]
+        lite.lease(raw, leases)
+        return claimed
 
     async def _take(
         self,
@@ -400,8 +487,13 @@ class QueueStore:
     # --- outcomes -----------------------------------------------------------------------------
 
     async def write(self, conn: AsyncConnection, rows: OutcomeRows, now: datetime) -> None:
-        if rows.attempts and self.db.is_sqlite:
-            await conn.exec_driver_sql(_SQLITE_INSERT_ATTEMPTS, [_sqlite_attempt(a) for a in rows.attempts])
+        if self.db.is_sqlite and (rows.attempts or rows.delivered):
+            raw, now_s = await driver_connection(conn), lite.stored_time(now)
+            lite.insert_attempts(raw, [_sqlite_attempt(a) for a in rows.attempts])
+            lite.delivered(
+                raw, [(r.attempts, r.status_code, now_s, now_s, r.seq, self.owner) for r in rows.delivered]
+            )
+            rows = OutcomeRows(retried=rows.retried, dead=rows.dead, released=rows.released)
         elif rows.attempts:
             await conn.execute(insert(delivery_attempts), rows.attempts)
         mine = (deliveries.c.seq == bindparam("b_seq")) & (deliveries.c.lease_owner == self.owner)
@@ -487,32 +579,14 @@ def _now() -> BindParameter[Any]:
 
 
 # The commonest write, one row per attempt, straight to the SQLite driver: the values stored exactly as
-# the table's types store them (naive UTC text for times, JSON text), without the per-value
-# processing of SQLAlchemy's executemany.
-_ATTEMPT_COLUMNS = (
-    "delivery_id",
-    "attempt_no",
-    "started_at",
-    "duration_ms",
-    "status_code",
-    "error",
-    "request_headers",
-    "response_headers",
-    "response_body",
-)
-_SQLITE_INSERT_ATTEMPTS = (
-    f"INSERT INTO delivery_attempts ({', '.join(_ATTEMPT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _ATTEMPT_COLUMNS)})"
-)
-
-
+# the table's types store them (naive UTC text for times, JSON text).
 def _sqlite_attempt(row: dict[str, Any]) -> tuple[Any, ...]:
     started: datetime = row["started_at"]
     headers = row["response_headers"]
     return (
         row["delivery_id"],
         row["attempt_no"],
-        started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        lite.stored_time(started),
         row["duration_ms"],
         row["status_code"],
         row["error"],

@@ -235,18 +235,26 @@ class Recorder:
 
 
 def _count(results: list[Result]) -> None:
-    delivered: dict[str, int] = {}
+    # Labels are looked up once an endpoint a batch, not once a result.
+    by_endpoint: dict[str, list[Result]] = {}
     for result in results:
-        if not result.attempted:
-            continue
-        assert result.outcome is not None and result.endpoint is not None
-        label = result.endpoint.id
-        metrics.ATTEMPT_SECONDS.labels(label).observe(result.outcome.duration_ms / 1000)
-        if isinstance(result.decision, Delivered):
-            delivered[label] = delivered.get(label, 0) + 1
-        else:
-            metrics.FAILED_ATTEMPTS.labels(label).inc()
-            if isinstance(result.decision, Dead):
-                metrics.DEAD.labels(label).inc()
-    for label, count in delivered.items():
-        metrics.DELIVERED.labels(label).inc(count)
+        if result.attempted:
+            assert result.endpoint is not None
+            by_endpoint.setdefault(result.endpoint.id, []).append(result)
+    for label, attempted in by_endpoint.items():
+        seconds = metrics.ATTEMPT_SECONDS.labels(label)
+        delivered = failed = dead = 0
+        for result in attempted:
+            assert result.outcome is not None
+            seconds.observe(result.outcome.duration_ms / 1000)
+            if isinstance(result.decision, Delivered):
+                delivered += 1
+            else:
+                failed += 1
+                dead += isinstance(result.decision, Dead)
+        if delivered:
+            metrics.DELIVERED.labels(label).inc(delivered)
+        if failed:
+            metrics.FAILED_ATTEMPTS.labels(label).inc(failed)
+        if dead:
+            metrics.DEAD.labels(label).inc(dead)
