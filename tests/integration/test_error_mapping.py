@@ -360,6 +360,8 @@ async def test_an_unreachable_postgresql_answers_503_with_retry_after_logs_once_
                     )
                     # A request answered without the database says nothing of it: the episode goes on.
                     assert (await http.request("POST", f"{API}/message", {"rid": rid})).status == 400
+                health = await http.request("GET", "/health")
+                assert health.status == 503 and int(health.headers["retry-after"]) > 0, health
                 await proxy.restore()
                 back = await say(http, token, rid, f"after episode {episode}")
                 assert back.status == 200, back.body

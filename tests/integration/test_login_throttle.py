@@ -89,6 +89,7 @@ async def test_an_account_is_blocked_after_ten_failures_even_for_the_right_passw
     assert blocked.status_code == 401
     assert blocked.json()["error"] == "error-login-blocked-for-user"
     assert "5 minutes" in blocked.json()["details"]
+    assert blocked.headers["Retry-After"] == "300"
     assert checks.calls == []  # never a password check while blocked
     assert (await client.get("/api/v1/me", headers=admin)).status_code == 200  # sessions stay
 
@@ -128,6 +129,7 @@ async def test_an_address_is_blocked_after_its_failures_across_accounts_and_othe
         blocked = await _login(guesser, "admin", ADMIN_PASSWORD)
         assert blocked.status_code == 401
         assert blocked.json()["error"] == "error-login-blocked-for-ip"
+        assert blocked.headers["Retry-After"] == "300"
     async with client_at(app, "198.51.100.2") as other:
         await login_headers(other, "admin", ADMIN_PASSWORD)
 

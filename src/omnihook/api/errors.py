@@ -164,7 +164,10 @@ def install_error_handlers(app: FastAPI) -> Outage:
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(exc.status, exc.error, exc.error_type, exc.details)
+        response = error_response(exc.status, exc.error, exc.error_type, exc.details)
+        if exc.retry_after_seconds is not None:
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

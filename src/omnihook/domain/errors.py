@@ -9,10 +9,18 @@ class DomainError(Exception):
     status = 400
     error_type = "error-invalid-request"
 
-    def __init__(self, error: str, details: str | None = None, *, error_type: str | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        details: str | None = None,
+        *,
+        error_type: str | None = None,
+        retry_after_seconds: int | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.details = details
+        self.retry_after_seconds = retry_after_seconds  # when asking again can succeed (Retry-After)
         if error_type is not None:
             self.error_type = error_type
 

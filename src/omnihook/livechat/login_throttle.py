@@ -120,6 +120,7 @@ async def begin_attempt(
             "error-login-blocked-for-ip",
             f"Login has been temporarily blocked for this address after {rules.ip_attempts} failed"
             f" attempts: try again in {rules.ip_minutes} minutes",
+            retry_after_seconds=rules.ip_minutes * 60,
         )
     if rules.by_user and await _blocked(
         conn, login_attempts.c.account, account, rules.user_attempts, rules.user_minutes, now
@@ -128,6 +129,7 @@ async def begin_attempt(
             "error-login-blocked-for-user",
             f"Login has been temporarily blocked for this user after {rules.user_attempts} failed"
             f" attempts: try again in {rules.user_minutes} minutes",
+            retry_after_seconds=rules.user_minutes * 60,
         )
     # Rows older than both windows count for nothing any more.
     oldest_needed = now - timedelta(minutes=max(rules.user_minutes, rules.ip_minutes))

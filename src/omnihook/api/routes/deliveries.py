@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from omnihook.api.errors import RETRY_AFTER_SECONDS
 from omnihook.http.deps import DB, Manager
 from omnihook.webhooks import deliveries as log
 from omnihook.webhooks import metrics
@@ -63,7 +64,9 @@ async def health(request: Request, db: DB) -> Response:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         return JSONResponse(
-            {"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503
+            {"status": "error", "database": f"unreachable: {type(exc).__name__}"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     return JSONResponse(
         {"status": "ok", "database": "ok", "dispatcher": "running" if runtime.dispatcher else "off"}
