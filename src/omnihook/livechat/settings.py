@@ -81,6 +81,8 @@ SETTINGS: dict[str, SettingSpec] = {
     # Sites that may embed the widget: comma-separated hosts (`example.com`, `shop.example.com:8443`,
     # `*.example.com`, or with a scheme); empty, any site (web/widget.py turns it into frame-ancestors).
     "Livechat_AllowedDomainsList": SettingSpec(str, ""),
+    # This server's public address; the widget is told to call it (OMNIHOOK_SITE_URL wins).
+    "Site_Url": SettingSpec(str, ""),
 }
 
 # Accounts (livechat/accounts.py, login_throttle.py, passwords.py): Rocket.Chat's ids and defaults
