@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import httpx
 
 from tests.conftest import login_headers
@@ -81,6 +84,67 @@ async def test_the_list_filters_by_status_type_and_room_and_pages_newest_first(
     assert len(seen) == 4
     none_dead = (await client.get(DELIVERIES, params={"status": "dead"}, headers=admin)).json()
     assert none_dead["total"] == 0
+
+
+async def test_the_list_filters_by_endpoint_time_and_search_and_pages_by_cursor(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+) -> None:
+    await configure(client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True)
+    native = await client.post(
+        "/api/v1/omnihook/endpoints",
+        json={"name": "Native", "url": receiver.url, "eventTypes": ["Message"]},
+        headers=admin,
+    )
+    native_id = native.json()["endpoint"]["_id"]
+    first = await open_chat(client, "tok-1", "order 1234 is late")
+    between = datetime.now(UTC)
+    second = await open_chat(client, "tok-2", "hello", "again")
+    await settled(database_url, 6)
+
+    def listed(**params: str) -> Any:
+        return client.get(DELIVERIES, params=params, headers=admin)
+
+    ours = (await listed(endpointId=native_id)).json()
+    assert ours["total"] == 3 and {d["endpointId"] for d in ours["deliveries"]} == {native_id}
+    later = (await listed(since=between.isoformat())).json()
+    assert {d["roomId"] for d in later["deliveries"]} == {second} and later["total"] == 4
+    earlier = (await listed(until=between.isoformat(), endpointId="rocketchat")).json()
+    assert [d["roomId"] for d in earlier["deliveries"]] == [first]
+    naive = between.replace(tzinfo=None).isoformat()  # no zone: UTC
+    assert (await listed(since=naive)).json()["total"] == 4
+    by_text = (await listed(q="order 1234")).json()
+    assert by_text["total"] == 2 and {d["roomId"] for d in by_text["deliveries"]} == {first}
+    by_room = (await listed(q=second)).json()
+    assert by_room["total"] == 4
+    one = by_text["deliveries"][0]["_id"]
+    assert [d["_id"] for d in (await listed(q=one)).json()["deliveries"]] == [one]
+    assert (await listed(q="100%_off")).json()["total"] == 0  # LIKE's wildcards are plain text
+
+    pages: list[str] = []
+    page = (await listed(count="4")).json()
+    while True:
+        pages.extend(d["_id"] for d in page["deliveries"])
+        if page["nextCursor"] is None:
+            break
+        page = (await listed(count="4", before=str(page["nextCursor"]))).json()
+    assert len(pages) == len(set(pages)) == 6
+
+
+async def test_unknown_or_malformed_filters_are_400_and_name_the_filter(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    for params, named in (
+        ({"endpoint": "x"}, "endpoint"),
+        ({"sinse": "2026-01-01"}, "sinse"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2026-02-01", "until": "2026-01-01"}, "since"),
+        ({"type": "Messages"}, "type"),
+        ({"before": "0"}, "before"),
+        ({"q": "x" * 201}, "q"),
+    ):
+        refused = await client.get(DELIVERIES, params=params, headers=admin)
+        assert refused.status_code == 400, (params, refused.text)
+        assert named in refused.json()["error"], (params, refused.json())
 
 
 async def test_bad_filters_are_400_and_unknown_ids_404(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from omnihook.api.errors import RETRY_AFTER_SECONDS
+from omnihook.domain.errors import InvalidInput
 from omnihook.http.deps import DB, Manager
 from omnihook.webhooks import deliveries as log
 from omnihook.webhooks import metrics
@@ -20,20 +22,54 @@ router = APIRouter(tags=["deliveries"])
 MAX_OFFSET = 2**53
 
 
+LISTING_PARAMETERS = frozenset(
+    {"status", "type", "roomId", "endpointId", "since", "until", "q", "offset", "count", "before"}
+)
+
+
 @router.get("/api/v1/omnihook/deliveries")
 async def list_deliveries(
+    request: Request,
     _: Manager,
     db: DB,
     status: str | None = None,
     type: str | None = None,
     roomId: str | None = None,
+    endpointId: str | None = None,
+    since: Annotated[
+        datetime | None, Query(description="created at or after (ISO 8601; UTC if no zone)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="created before (ISO 8601; UTC if no zone)")] = None,
+    q: Annotated[str | None, Query(description="a delivery id, a room id, or text in the payload")] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     count: int = 50,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_OFFSET, description="nextCursor of the previous page")
+    ] = None,
 ) -> dict[str, Any]:
-    listing = await log.list_deliveries(
-        db, status=status or None, event_type=type or None, room_id=roomId or None, offset=offset, count=count
+    unknown = sorted(set(request.query_params) - LISTING_PARAMETERS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown filter(s) {', '.join(unknown)}; known: {', '.join(sorted(LISTING_PARAMETERS))}",
+            error_type="invalid-params",
+        )
+    where = log.DeliveryFilter(
+        status=status or None,
+        event_type=type or None,
+        room_id=roomId or None,
+        endpoint_id=endpointId or None,
+        since=_utc(since),
+        until=_utc(until),
+        search=q or None,
     )
+    listing = await log.list_deliveries(db, where, offset=offset, count=count, before=before)
     return {**listing, "success": True}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @router.get("/api/v1/omnihook/deliveries/{delivery_id}")
