@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_subscriptions=settings.realtime_max_subscriptions,
         send_queue=settings.realtime_send_queue,
         ping_seconds=settings.realtime_ping_seconds,
+        login_recheck_seconds=settings.realtime_login_recheck_seconds,
     )
     realtime = install_realtime(app, db, live, presence, limits)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     realtime_max_subscriptions: int = 100
     realtime_send_queue: int = 512
     realtime_ping_seconds: float = 25.0
+    # How often a realtime socket's login token is checked again (it may have expired meanwhile).
+    realtime_login_recheck_seconds: float = 60.0
     # An agent whose last live connection (realtime socket, agent stream) has been gone this long
     # becomes not available, so auto-assignment stops giving it chats.
     agent_offline_grace_seconds: float = 60.0

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from omnihook.app import create_app
 from omnihook.config import Settings
-from omnihook.domain.events import TokensRevoked
+from omnihook.domain.clock import utcnow
+from omnihook.livechat.accounts import hash_token
+from omnihook.storage.tables import auth_tokens
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login_headers
 from tests.ddp_client import WAIT, DDPClient, serving
 from tests.livechat_helpers import AGENT_PASSWORD, create_agent, open_chat, room_info
@@ -28,6 +32,7 @@ async def app(database_url: str) -> AsyncIterator[FastAPI]:
         admin_username=ADMIN_USERNAME,
         admin_password=ADMIN_PASSWORD,
         agent_offline_grace_seconds=GRACE_SECONDS,
+        realtime_login_recheck_seconds=0.2,
     )
     application = create_app(settings)
     async with application.router.lifespan_context(application):
@@ -84,15 +89,8 @@ async def test_an_agent_whose_last_live_connection_is_gone_stops_getting_chats_a
             assert (await room_info(client, admin, rid))["servedBy"]["username"] != "agent.leaving"
 
 
-async def revoke(app: FastAPI, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-    """The login ends as the accounts module will signal it: the token deleted, TokensRevoked recorded."""
-    assert (await client.post("/api/v1/logout", headers=headers)).status_code == 200
-    async with app.state.db.transaction() as uow:
-        uow.record(TokensRevoked(user_id=headers["X-User-Id"]))
-
-
-async def test_live_connections_opened_with_a_login_token_end_when_it_is_revoked_and_no_others(
-    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], address: str
+async def test_live_connections_opened_with_a_login_token_end_when_it_is_logged_out_and_no_others(
+    client: httpx.AsyncClient, admin: dict[str, str], address: str
 ) -> None:
     ended = await create_agent(client, admin, "agent.smith")
     kept = await login_headers(client, "agent.smith", AGENT_PASSWORD)  # a second session
@@ -108,8 +106,24 @@ async def test_live_connections_opened_with_a_login_token_end_when_it_is_revoked
         assert (await anext(lines)).startswith("retry:")
         assert "result" in await revoked_socket.call("login", {"resume": ended["X-Auth-Token"]})
         assert "result" in await other_socket.call("login", {"resume": kept["X-Auth-Token"]})
-        await revoke(app, client, ended)
+        assert (await client.post("/api/v1/logout", headers=ended)).status_code == 200
         assert await revoked_socket.closed() == 1008
         rest: list[Any] = [line async for line in lines if line.startswith("data:")]
         assert all("tokens.revoked" not in line for line in rest)  # the stream simply ended
         assert await other_socket.ping("still") == {"msg": "pong", "id": "still"}
+
+
+async def test_a_socket_whose_login_token_expires_is_closed(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], address: str
+) -> None:
+    agent = await create_agent(client, admin, "agent.smith")
+    async with DDPClient.open(f"ws://{address}/websocket") as console:
+        assert "result" in await console.call("login", {"resume": agent["X-Auth-Token"]})
+        # The login is as old as Accounts_LoginExpiration (90 days) allows, and a little more.
+        async with app.state.db.transaction() as uow:
+            await uow.conn.execute(
+                update(auth_tokens)
+                .where(auth_tokens.c.token_hash == hash_token(agent["X-Auth-Token"]))
+                .values(created_at=utcnow() - timedelta(days=91))
+            )
+        assert await console.closed() == 1008

@@ -165,3 +165,14 @@ async def test_a_page_stream_skips_typing_and_ends_when_its_login_is_revoked() -
     broker.publish([TokensRevoked(user_id="u1"), RoomClosed(room_id="room-b")])
     assert [chunk async for chunk in stream] == []
     assert checks == ["checked", "checked"]
+
+
+async def test_an_idle_page_stream_ends_once_its_login_has_expired() -> None:
+    broker = Broker()
+
+    async def still_valid() -> bool:
+        return False  # expired: nobody announced it
+
+    stream = event_stream(broker, None, heartbeat=0.01, user_id="u1", still_valid=still_valid)
+    await anext(stream)
+    assert [chunk async for chunk in stream] == []

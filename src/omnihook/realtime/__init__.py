@@ -20,7 +20,7 @@ from omnihook.storage.database import Database
 
 def install_realtime(app: FastAPI, db: Database, broker: Broker, presence: Presence, limits: Limits) -> Hub:
     """Serve /websocket. The app's lifespan must `await hub.aclose()` on shutdown."""
-    hub = Hub(db, broker)
+    hub = Hub(db, broker, login_recheck_seconds=limits.login_recheck_seconds)
     hub.methods.update(methods(presence))
 
     async def websocket(ws: WebSocket) -> None:

@@ -32,9 +32,11 @@ Key = tuple[str, str]  # (stream, key)
 
 
 class Hub:
-    def __init__(self, db: Database, broker: Broker) -> None:
+    def __init__(self, db: Database, broker: Broker, *, login_recheck_seconds: float = 60.0) -> None:
         self.db = db
         self.broker = broker
+        self.login_recheck_seconds = login_recheck_seconds
+        self._recheck: asyncio.Task[None] | None = None
         self.methods: dict[str, MethodHandler] = {}
         self.sessions: set[Session] = set()
         self._watchers: dict[Key, dict[tuple[Session, str], Sub]] = defaultdict(dict)
@@ -48,6 +50,8 @@ class Hub:
         if self._task is None or self._task.done():
             self._listening.clear()
             self._task = asyncio.create_task(self._run(), name="omnihook-realtime-hub")
+        if self._recheck is None or self._recheck.done():
+            self._recheck = asyncio.create_task(self._recheck_all(), name="omnihook-realtime-logins")
         await self.broker.ready()
         await self._listening.wait()
 
@@ -94,11 +98,23 @@ class Hub:
                 session.send(ddp.changed(LIVECHAT_ROOM, sub.key, [event]))
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, self._recheck) if t is not None]
+        self._task = self._recheck = None
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _recheck_all(self) -> None:
+        """Revocations are announced (TokensRevoked); an expiry is not: check logins on a timer too."""
+        while True:
+            await asyncio.sleep(self.login_recheck_seconds)
+            user_ids = {s.state.login.user.id for s in self.sessions if s.state.login is not None}
+            for user_id in user_ids:
+                try:
+                    await self._recheck_logins(user_id)
+                except Exception as exc:  # the database away: next time
+                    log.warning("realtime: logins not checked (%s)", exc)
 
     # --- notes -------------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ class Limits:
     max_subscriptions: int = 100
     send_queue: int = 512
     ping_seconds: float = 25.0
+    login_recheck_seconds: float = 60.0
 
 
 @dataclass

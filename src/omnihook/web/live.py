@@ -75,6 +75,9 @@ async def event_stream(
             try:
                 note = await asyncio.wait_for(_next_note(subscription), timeout=heartbeat)
             except TimeoutError:
+                # An expiry is announced by nobody: the token is checked again while idle.
+                if still_valid is not None and not await still_valid():
+                    return
                 yield b": heartbeat\n\n"
                 continue
             if note is None:
@@ -137,6 +140,8 @@ async def agent_event_stream(
             await authenticate(db, user_id=user_id, token=token)
         except DomainError:
             return False
+        except Exception:  # the database away: not a reason to end the stream
+            return True
         return True
 
     async with presence.agent_connection(user_id):
