@@ -57,7 +57,7 @@ def test_a_dead_delivery_is_inspected_and_sent_again_from_the_deliveries_page(
     row = page.locator("#deliveries tbody tr").filter(has_text="LivechatOfflineMessage")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("dead")
-    expect(row.locator("td").nth(5)).to_have_text("503")
+    expect(row.locator("td").nth(6)).to_have_text("503")
     # Filtering by event type.
     page.get_by_label("Event type").select_option("Message")
     expect(page.locator("#deliveries tbody")).to_have_text("No deliveries match.")
@@ -89,3 +89,43 @@ def test_a_dead_delivery_is_inspected_and_sent_again_from_the_deliveries_page(
     expect(attempts).to_have_count(3)
     expect(attempts.nth(2)).to_contain_text("status 200")
     screenshot(page, "delivery")
+
+
+def test_deliveries_show_their_endpoint_and_filter_by_endpoint_and_by_text_in_the_payload(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    server.call(
+        "POST",
+        "omnichannel/integrations",
+        {"LivechatWebhookUrl": receiver.url, "LivechatWebhookOnOfflineMsg": True},
+    )
+    server.call(
+        "POST",
+        "omnihook/endpoints",
+        {"name": "Billing CRM", "url": receiver.url, "eventTypes": ["LivechatOfflineMessage"]},
+    )
+    for name, message in (("Ann", "my order 1234 is late"), ("Bob", "just saying hi")):
+        offline = {"name": name, "email": f"{name.lower()}@example.com", "message": message}
+        server.call("POST", "livechat/offline.message", offline, headers={})
+    deadline = time.monotonic() + 60
+    while len(server.call("GET", "omnihook/deliveries?status=delivered")["deliveries"]) < 4:
+        assert time.monotonic() < deadline, "the four deliveries did not arrive within a minute"
+        time.sleep(0.1)
+
+    log_in(page, ADMIN_USERNAME, ADMIN_PASSWORD, "/admin/deliveries")
+    rows = page.locator("#deliveries tbody tr")
+    expect(rows).to_have_count(4)
+    # One message to two endpoints: two rows that say which endpoint each went to.
+    expect(rows.filter(has_text="Billing CRM")).to_have_count(2)
+    expect(rows.filter(has_text="Rocket.Chat CRM integration")).to_have_count(2)
+    page.get_by_label("Endpoint").select_option(label="Billing CRM")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Rocket.Chat CRM integration")).to_have_count(0)
+    page.get_by_label("Search").fill("order 1234")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    page.wait_for_url("**/admin/deliveries?*q=order+1234*")
+    # The filters live in the address: a reload shows the same rows.
+    page.reload()
+    expect(page.get_by_label("Search")).to_have_value("order 1234")
+    expect(rows).to_have_count(1)

@@ -12,22 +12,41 @@ document.addEventListener("DOMContentLoaded", async () => {
   const next = document.getElementById("next");
   const params = new URLSearchParams(location.search);
   let offset = Number(params.get("offset") || 0);
-  for (const name of ["status", "type", "roomId"]) form.elements[name].value = params.get(name) || "";
+  const FILTERS = ["status", "type", "endpointId", "roomId", "since", "q"];
 
   await OH.start();
+  // The endpoint filter lists every endpoint, the Rocket.Chat integration included.
+  try {
+    const { endpoints } = await OH.api("GET", "omnihook/endpoints");
+    const select = form.elements.endpointId;
+    for (const e of endpoints || []) select.append(OH.el("option", { value: e._id }, e.name));
+  } catch (err) {
+    OH.showPageError(`Could not load the endpoints: ${err.message}`);
+  }
+  for (const name of FILTERS) form.elements[name].value = params.get(name) || "";
 
+  // What the form asks for, as the page's own address keeps it (since: the local time as typed).
   function filters() {
     return {
       status: form.elements.status.value,
       type: form.elements.type.value,
+      endpointId: form.elements.endpointId.value,
       roomId: form.elements.roomId.value.trim(),
+      since: form.elements.since.value,
+      q: form.elements.q.value.trim(),
     };
+  }
+
+  // The same for the API, which reads times with their zone.
+  function apiFilters(f) {
+    return { ...f, since: f.since ? new Date(f.since).toISOString() : "" };
   }
 
   function row(d) {
     const link = `/admin/deliveries/${encodeURIComponent(d._id)}`;
     const cells = [
       OH.el("td", {}, OH.el("a", { href: link, title: d._id }, OH.time(d.createdAt))),
+      OH.el("td", { title: d.endpointUrl || "" }, d.endpointName || d.endpointId),
       OH.el("td", {}, d.type),
       OH.el(
         "td",
@@ -65,12 +84,12 @@ document.addEventListener("DOMContentLoaded", async () => {
     const f = filters();
     history.replaceState(null, "", `${location.pathname}${OH.query({ ...f, offset: offset || "" })}`);
     try {
-      const result = await OH.api("GET", `omnihook/deliveries${OH.query({ ...f, offset, count: PAGE_SIZE })}`);
+      const result = await OH.api("GET", `omnihook/deliveries${OH.query({ ...apiFilters(f), offset, count: PAGE_SIZE })}`);
       const items = result.deliveries || [];
       body.replaceChildren(
         ...(items.length
           ? items.map(row)
-          : [OH.el("tr", {}, OH.el("td", { colspan: 8, class: "empty" }, "No deliveries match."))]),
+          : [OH.el("tr", {}, OH.el("td", { colspan: 9, class: "empty" }, "No deliveries match."))]),
       );
       const total = result.total ?? items.length;
       info.textContent = items.length ? `${offset + 1}–${offset + items.length} of ${total}` : "";
