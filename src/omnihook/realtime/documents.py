@@ -100,9 +100,13 @@ async def queue_spots(conn: AsyncConnection, room_ids: set[str]) -> dict[str, in
     return {row.room_id: int(row.spot) for row in rows}
 
 
-async def queue_data(conn: AsyncConnection, spot: int) -> dict[str, Any]:
+async def queue_message(conn: AsyncConnection) -> dict[str, Any]:
+    """The waiting-queue message the widget shows beside the place (Livechat_waiting_queue_message)."""
     text = (await read_settings(conn, [QUEUE_MESSAGE])).get(QUEUE_MESSAGE) or ""
-    message = {"text": text, "user": {"_id": "rocket.cat", "username": "rocket.cat"}}
+    return {"text": text, "user": {"_id": "rocket.cat", "username": "rocket.cat"}}
+
+
+def queue_data(spot: int, message: dict[str, Any]) -> dict[str, Any]:
     return {"spot": spot, "message": message, "estimatedWaitTimeSeconds": 0}
 
 

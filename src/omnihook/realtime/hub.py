@@ -94,7 +94,8 @@ class Hub:
         async with self.db.engine.connect() as conn:
             spot = (await documents.queue_spots(conn, {sub.room_id})).get(sub.room_id)
             if spot is not None:
-                event = {"type": "queueData", "data": await documents.queue_data(conn, spot)}
+                data = documents.queue_data(spot, await documents.queue_message(conn))
+                event = {"type": "queueData", "data": data}
                 session.send(ddp.changed(LIVECHAT_ROOM, sub.key, [event]))
 
     async def aclose(self) -> None:
@@ -216,16 +217,12 @@ class Hub:
             return
         async with self.db.engine.connect() as conn:
             spots = await documents.queue_spots(conn, followed)
-            for rid, spot in spots.items():
-                frame = ddp.encode(
-                    ddp.changed(
-                        LIVECHAT_ROOM,
-                        rid,
-                        [{"type": "queueData", "data": await documents.queue_data(conn, spot)}],
-                    )
-                )
-                for session, _ in self._followers(LIVECHAT_ROOM, rid):
-                    session.send_text(frame)
+            message = await documents.queue_message(conn) if spots else {}
+        for rid, spot in spots.items():
+            event = {"type": "queueData", "data": documents.queue_data(spot, message)}
+            frame = ddp.encode(ddp.changed(LIVECHAT_ROOM, rid, [event]))
+            for session, _ in self._followers(LIVECHAT_ROOM, rid):
+                session.send_text(frame)
 
     async def _recheck_logins(self, user_id: str) -> None:
         """A login token of this user went: its sessions whose token it was are closed."""

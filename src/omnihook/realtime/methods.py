@@ -4,6 +4,7 @@ livechat:setUpConnection (the visitor's presence) and stream-notify-room (typing
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +17,9 @@ from omnihook.livechat.queries import visitor_by_token
 from omnihook.realtime.session import Login, MethodHandler, Session
 from omnihook.realtime.streams import Reader, authorize
 from omnihook.storage.tables import auth_tokens
+
+# A repeated "still typing" within this long is not broadcast again.
+TYPING_REPEAT_SECONDS = 2.0
 
 
 def methods(presence: Presence) -> dict[str, MethodHandler]:
@@ -88,6 +92,12 @@ def methods(presence: Presence) -> dict[str, MethodHandler]:
                 raise Forbidden("not-allowed", "an agent types under their own name")
         else:
             raise Forbidden("not-allowed", "log in, or give the visitor token")
+        # The same news again within a moment is not sent again (a client may send it per keystroke).
+        now = time.monotonic()
+        last = session.state.typing.get(rid)
+        if last is not None and last[0] == typing and now - last[1] < TYPING_REPEAT_SECONDS:
+            return True
+        session.state.typing[rid] = (typing, now)
         await session.hub.broker.publish_now([typing_note(rid, username, typing, session.id)])
         return True
 

@@ -66,6 +66,8 @@ class SessionState:
     login: Login | None = None
     livechat_token: str | None = None
     subs: dict[str, Sub] = field(default_factory=dict)
+    # Per room: the last typing state this session broadcast, and when (monotonic seconds).
+    typing: dict[str, tuple[bool, float]] = field(default_factory=dict)
 
 
 MethodHandler = Callable[["Session", list[Any]], Awaitable[Any]]
