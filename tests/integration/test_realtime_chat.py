@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from tests.ddp_client import DDPClient, serving, visitor_args
 from tests.livechat_helpers import agent_says, create_agent, open_chat, register_visitor
@@ -205,3 +206,35 @@ async def test_the_visitor_is_online_while_its_socket_is_up_and_offline_once_it_
             break
         await asyncio.sleep(0.01)
     assert await status() == "offline"
+
+
+async def test_a_message_is_loaded_once_for_all_the_sockets_following_its_room(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], ws_url: str
+) -> None:
+    agent = await create_agent(client, admin, "agent.smith")
+    rid = await open_chat(client, "visitor-1")
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM messages" in statement:
+            reads.append(statement)
+
+    async with (
+        DDPClient.open(ws_url) as widget,
+        DDPClient.open(ws_url) as console,
+        DDPClient.open(ws_url) as manager,
+    ):
+        await visitor_socket_for(widget, "visitor-1", rid)
+        for socket, headers in ((console, agent), (manager, admin)):
+            assert "result" in await socket.call("login", {"resume": headers["X-Auth-Token"]})
+            assert (await socket.sub("stream-room-messages", rid))["msg"] == "ready"
+        engine = app.state.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            await agent_says(client, agent, rid, "one answer, three sockets")
+            for socket in (widget, console, manager):
+                [message] = await socket.event("stream-room-messages", rid)
+                assert message["msg"] == "one answer, three sockets"
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert len(reads) == 1, reads
