@@ -117,3 +117,19 @@ def test_on_another_site_whose_frames_get_no_storage_the_visitor_still_chats(
         assert visitor.csp_violations() == []
     finally:
         visitor.close()
+
+
+def test_the_visitor_widget_page_shows_the_snippet_and_the_widget_itself(
+    browser: Browser, server: Server
+) -> None:
+    context = browser.new_context(base_url=server.url)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        page.get_by_role("link", name="Visitor widget").first.click()
+        expect(page.locator("#snippet")).to_contain_text(f"'{server.url}/livechat'")
+        widget = page.frame_locator("#rocketchat-iframe")
+        widget.locator("button[class*=screen__chat-button]").click()
+        expect(widget.get_by_label("Name")).to_be_visible()  # the offline form: nobody is available
+    finally:
+        context.close()

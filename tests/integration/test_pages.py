@@ -16,6 +16,7 @@ PAGES = [
     "/admin/agents",
     "/admin/departments",
     "/agent",
+    "/embed",
 ]
 
 

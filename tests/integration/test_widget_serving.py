@@ -183,3 +183,15 @@ async def test_avatars_are_generated_initials_for_any_name(client: httpx.AsyncCl
     assert "&lt;</text>" in hostile.text
     assert "<script" not in hostile.text
     assert ">G</text>" in (await client.get("/avatar/guest-12")).text
+
+
+async def test_the_embed_page_hands_out_the_snippet_with_this_servers_address(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    page = await client.get("/embed")
+    assert page.status_code == 200
+    assert "j.src = 'http://omnihook.test/livechat/rocketchat-livechat.min.js?_=201903270000';" in page.text
+    assert "})(window, document, 'script', 'http://omnihook.test/livechat');" in page.text
+    assert '&lt;script type="text/javascript"&gt;' in page.text  # shown, not run
+    await client.post("/api/v1/settings/Site_Url", json={"value": "https://chat.example.com"}, headers=admin)
+    assert "'https://chat.example.com/livechat'" in (await client.get("/embed")).text

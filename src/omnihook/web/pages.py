@@ -88,6 +88,13 @@ async def delivery_page(request: Request, delivery_id: str) -> HTMLResponse:
     return render(request, "delivery.html", "Delivery", role="manager", delivery_id=delivery_id)
 
 
+@router.get("/embed")
+async def embed_page(request: Request) -> HTMLResponse:
+    """The embed snippet with this server's address, and the widget on the page itself."""
+    origin = await widget.server_url(request) or ""
+    return render(request, "embed.html", "Visitor widget", role="anyone", widget_url=f"{origin}/livechat")
+
+
 def _add_page(path: str, template: str, title: str, role: str) -> None:
     async def page(request: Request) -> HTMLResponse:
         return render(request, template, title, role=role)
