@@ -168,7 +168,7 @@ def test_a_visitor_and_an_agent_hold_a_whole_chat_and_the_crm_gets_every_webhook
     rows = admin.locator("#deliveries tbody tr")
     expect(rows).to_have_count(len(crm.requests))
     expect(rows.filter(has_text="delivered")).to_have_count(len(crm.requests))
-    shown_types = admin.locator("#deliveries tbody td:nth-child(2)").all_inner_texts()
+    shown_types = admin.locator("#deliveries tbody td:nth-child(3)").all_inner_texts()  # Event type
     assert sorted(shown_types) == sorted(types)
     screenshot(admin, "deliveries")
 
