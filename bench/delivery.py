@@ -27,14 +27,25 @@ class Drain:
         return self.delivered / self.seconds if self.seconds > 0 else 0.0
 
 
-async def _last_arrival(receiver: Receiver, name: str) -> float:
-    return max((a[0] for a in await receiver.arrivals() if a[1] == name), default=time.time())
+async def _last_arrival(receiver: Receiver, name: str, prefix: bool = False) -> float:
+    arrivals = await receiver.arrivals()
+    return max(
+        (a[0] for a in arrivals if (a[1].startswith(name) if prefix else a[1] == name)), default=time.time()
+    )
 
 
 async def drain_with_workers(
-    group: Children, receiver: Receiver, database_url: str, *, name: str, total: int, workers: int = 1
+    group: Children,
+    receiver: Receiver,
+    database_url: str,
+    *,
+    name: str,
+    total: int,
+    workers: int = 1,
+    prefix: bool = False,
 ) -> Drain:
-    """Start `workers` omnihook workers on a database whose `total` deliveries to /hook/`name` are pending."""
+    """Start `workers` omnihook workers on a database whose `total` deliveries to /hook/`name` are pending
+    (with `prefix`, to every name that starts with `name`)."""
     started: list[float] = []
     procs = []
     cpu_at_start = 0.0
@@ -43,8 +54,8 @@ async def drain_with_workers(
         cpu_at_start += child.usage().cpu_seconds
         procs.append(child)
         started.append(ready)
-    got = await receiver.wait_for(total, within=DRAIN_LIMIT_S, name=name)
-    end = await _last_arrival(receiver, name)
+    got = await receiver.wait_for(total, within=DRAIN_LIMIT_S, name=name, prefix=prefix)
+    end = await _last_arrival(receiver, name, prefix)
     cpu = sum(p.usage().cpu_seconds for p in procs) - cpu_at_start
     for p in procs:
         await p.stop()

@@ -51,12 +51,19 @@ class Receiver:
         async with self.http.post(f"{self.base}/_reset") as response:
             await response.read()
 
-    async def wait_for(self, total: int, *, within: float, name: str | None = None) -> int:
-        """Poll until `total` arrivals (for `name`, or all) or the timeout; returns the count reached."""
+    async def wait_for(
+        self, total: int, *, within: float, name: str | None = None, prefix: bool = False
+    ) -> int:
+        """Poll until `total` arrivals (for `name`, every name it starts with if `prefix`, or all) or the
+        timeout; returns the count reached."""
         deadline = time.monotonic() + within
         while True:
             counts = await self.count()
-            got = int(counts["by_name"].get(name, 0) if name else counts["total"])
+            by_name: dict[str, int] = counts["by_name"]
+            if name and prefix:
+                got = sum(n for key, n in by_name.items() if key.startswith(name))
+            else:
+                got = int(by_name.get(name, 0) if name else counts["total"])
             if got >= total or time.monotonic() > deadline:
                 return got
             await asyncio.sleep(0.05)

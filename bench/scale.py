@@ -34,6 +34,8 @@ class Scale:
     # postgres: flood on PostgreSQL with 1 and 2 workers
     pg_events: int
     pg_rooms: int
+    # ... and the isolation scenario's endpoints (healthy and misbehaving) draining this many messages
+    pg_hostile_messages: int
 
 
 FULL = Scale(
@@ -58,6 +60,7 @@ FULL = Scale(
     backlog_idle_seconds=10.0,
     pg_events=20_000,
     pg_rooms=1_000,
+    pg_hostile_messages=400,
 )
 
 TINY = Scale(
@@ -82,6 +85,7 @@ TINY = Scale(
     backlog_idle_seconds=0.5,
     pg_events=60,
     pg_rooms=6,
+    pg_hostile_messages=10,
 )
 
 SCALES = {s.name: s for s in (FULL, TINY)}

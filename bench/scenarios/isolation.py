@@ -32,7 +32,7 @@ async def _healthy_latencies(ctx: Context, *, hanging: int) -> tuple[list[float]
         receiver = await start_receiver(group, http)
         specs = [EndpointSpec(f"healthy{i}", receiver.url(f"healthy{i}")) for i in range(healthy)]
         specs += [
-            EndpointSpec(f"hostile{i}", _misbehaving_url(receiver, i), timeout_ms=s.isolation_timeout_ms)
+            EndpointSpec(f"hostile{i}", misbehaving_url(receiver, i), timeout_ms=s.isolation_timeout_ms)
             for i in range(hanging)
         ]
         await add_endpoints(url, specs)
@@ -50,7 +50,7 @@ async def _healthy_latencies(ctx: Context, *, hanging: int) -> tuple[list[float]
     return latencies, expected, arrived
 
 
-def _misbehaving_url(receiver: Receiver, n: int) -> str:
+def misbehaving_url(receiver: Receiver, n: int) -> str:
     kind = MISBEHAVIOURS[n % len(MISBEHAVIOURS)]
     name = f"hostile{n}"
     return receiver.url(name, hang=True) if kind == "hang" else receiver.url(name, hostile=kind)
