@@ -1,5 +1,5 @@
 """The native webhook endpoints (many URLs, Standard Webhooks signatures): create, read, change, delete,
-rotate the secret.
+rotate the secret, send an example, and each endpoint's health over the last 24 hours.
 
 Each change runs in one transaction, tells other processes (NOTIFY) and this one (`on_change`) that the
 endpoints changed. The `rocketchat` row is shown but not changed here: the CRM integration settings own it.
@@ -15,17 +15,27 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import iso, utcnow
 from omnihook.domain.errors import Conflict, InvalidInput, NotFound
 from omnihook.domain.ids import new_id
 from omnihook.storage.database import Database
-from omnihook.storage.tables import deliveries, webhook_endpoints
-from omnihook.webhooks.catalog import ROCKETCHAT_ENDPOINT_ID, SUBSCRIPTION_KEYS
+from omnihook.storage.notify import notify
+from omnihook.storage.tables import deliveries, delivery_attempts, webhook_endpoints, webhook_events
+from omnihook.webhooks.catalog import (
+    AGENT_MESSAGE,
+    ROCKETCHAT_ENDPOINT_ID,
+    SUBSCRIPTION_KEYS,
+    VISITOR_MESSAGE,
+    EventType,
+)
 from omnihook.webhooks.endpoints import endpoint_from_row
+from omnihook.webhooks.examples import EXAMPLE_TYPES, example_payload
 from omnihook.webhooks.formats import FORMAT_NAMES
+from omnihook.webhooks.outbox import DELIVERIES_CHANNEL, new_delivery_id
+from omnihook.webhooks.payloads import dumps
 from omnihook.webhooks.settings import mask_secret_value, notify_endpoints_changed
 from omnihook.webhooks.ssrf import TargetRefused, check_url
 
@@ -373,3 +383,132 @@ async def rotate_secret(
     if on_change is not None:
         on_change()
     return endpoint_json(row, reveal_secret=True)
+
+
+async def send_example(
+    db: Database, endpoint_id: str, body: Any, *, on_enqueued: OnChange = None
+) -> dict[str, Any]:
+    """Enqueue a delivery of `body["eventType"]`'s sample payload to this endpoint only.
+
+    It is a delivery like any other (signed, retried, in the delivery log), of an event that belongs
+    to no room: it waits behind no chat and writes no crmData. `Message.visitor` / `Message.agent`
+    send a Message written by the visitor or the agent.
+    """
+    given = _body(body)
+    unknown = sorted(k for k in given if k != "eventType")
+    if unknown:
+        raise _invalid(f"unknown field(s) {', '.join(unknown)}; known: eventType")
+    key = given.get("eventType")
+    if not isinstance(key, str) or key not in SUBSCRIPTION_KEYS:
+        raise _invalid(f"eventType must be one of {', '.join(sorted(SUBSCRIPTION_KEYS))}")
+    kind = EventType.MESSAGE if key in (VISITOR_MESSAGE, AGENT_MESSAGE) else EventType(key)
+    now = utcnow()
+    async with db.transaction() as uow:
+        row = await _row(uow.conn, endpoint_id)
+        if kind not in EXAMPLE_TYPES[row.format]:
+            raise _invalid(f"the {row.format} format does not send {kind.value}")
+        if not row.enabled:
+            raise Conflict(
+                "error-endpoint-disabled", "the endpoint is disabled: enable it to send an example"
+            )
+        event_id = new_id()
+        delivery_id = new_delivery_id()
+        payload = example_payload(kind, now, by_agent=key == AGENT_MESSAGE)
+        await uow.conn.execute(
+            insert(webhook_events).values(
+                id=event_id, type=kind.value, room_id=None, payload=dumps(payload), created_at=now
+            )
+        )
+        # The row the outbox writes for an event of no room (its own ordering key).
+        await uow.conn.execute(
+            insert(deliveries).values(
+                id=delivery_id,
+                event_id=event_id,
+                endpoint_id=endpoint_id,
+                event_type=kind.value,
+                room_id=None,
+                ordering_key=delivery_id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await notify(uow.conn, DELIVERIES_CHANNEL, endpoint_id)  # wake a dispatcher in any process
+    if on_enqueued is not None:
+        on_enqueued()
+    return {"_id": delivery_id, "eventId": event_id, "endpointId": endpoint_id, "type": kind.value}
+
+
+# --- health ---------------------------------------------------------------------------------------
+
+STATS_WINDOW = timedelta(hours=24)
+
+
+def _succeeded() -> Any:
+    """An attempt that succeeded by its endpoint's format: 200 exactly (Rocket.Chat), any 2xx (standard)."""
+    code = delivery_attempts.c.status_code
+    return or_(
+        and_(webhook_endpoints.c.format == "rocketchat", code == 200),
+        and_(webhook_endpoints.c.format != "rocketchat", code >= 200, code < 300),
+    )
+
+
+async def endpoint_stats(db: Database) -> dict[str, Any]:
+    """Per endpoint, the attempts started in the last 24 hours: how many, how many succeeded, and the
+    median and 99th percentile of their durations (nearest rank); nulls where there was no attempt."""
+    since = utcnow() - STATS_WINDOW
+    recent = (
+        select(deliveries.c.endpoint_id, delivery_attempts.c.duration_ms)
+        .select_from(delivery_attempts)
+        .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+        .where(delivery_attempts.c.started_at >= since)
+    )
+    async with db.engine.connect() as conn:
+        endpoints = list(
+            await conn.execute(select(webhook_endpoints.c.id).where(webhook_endpoints.c.deleted_at.is_(None)))
+        )
+        counts = {
+            r.endpoint_id: (int(r.attempts), int(r.succeeded or 0))
+            for r in await conn.execute(
+                select(
+                    deliveries.c.endpoint_id,
+                    func.count().label("attempts"),
+                    func.sum(case((_succeeded(), 1), else_=0)).label("succeeded"),
+                )
+                .select_from(delivery_attempts)
+                .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+                .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+                .where(delivery_attempts.c.started_at >= since, webhook_endpoints.c.deleted_at.is_(None))
+                .group_by(deliveries.c.endpoint_id)
+            )
+        }
+
+        async def rank(endpoint_id: str, attempts: int, fraction: float) -> int:
+            # nearest rank: the smallest duration at least `fraction` of the attempts are no longer than
+            position = max(math.ceil(fraction * attempts), 1) - 1
+            query = (
+                recent.where(deliveries.c.endpoint_id == endpoint_id)
+                .order_by(delivery_attempts.c.duration_ms)
+                .offset(position)
+                .limit(1)
+            )
+            return int((await conn.execute(query)).one().duration_ms)
+
+        stats: dict[str, Any] = {}
+        for (endpoint_id,) in endpoints:
+            attempts, succeeded = counts.get(endpoint_id, (0, 0))
+            entry: dict[str, Any] = {
+                "attempts": attempts,
+                "succeeded": succeeded,
+                "failed": attempts - succeeded,
+                "successRate": succeeded / attempts if attempts else None,
+                "p50Ms": None,
+                "p99Ms": None,
+            }
+            if attempts:
+                entry["p50Ms"] = await rank(endpoint_id, attempts, 0.50)
+                entry["p99Ms"] = await rank(endpoint_id, attempts, 0.99)
+            stats[endpoint_id] = entry
+    return {"since": iso(since), "windowHours": STATS_WINDOW // timedelta(hours=1), "endpoints": stats}

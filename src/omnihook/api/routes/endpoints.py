@@ -19,6 +19,11 @@ def _changed(request: Request) -> Callable[[], None]:
     return runtime.endpoints_changed
 
 
+def _enqueued(request: Request) -> Callable[[], None]:
+    runtime: WebhookRuntime = request.app.state.webhooks
+    return runtime.wake
+
+
 @router.get("")
 async def list_endpoints(_: Manager, db: DB) -> dict[str, Any]:
     endpoints = await service.list_endpoints(db)
@@ -33,6 +38,12 @@ async def create_endpoint(
         db, body, allow_private_targets=settings.allow_private_targets, on_change=_changed(request)
     )
     return {"endpoint": endpoint, "success": True}
+
+
+@router.get("/stats")
+async def endpoint_stats(_: Manager, db: DB) -> dict[str, Any]:
+    """Each endpoint's attempts over the last 24 hours: count, success rate, p50/p99 duration (ms)."""
+    return {**await service.endpoint_stats(db), "success": True}
 
 
 @router.get("/{endpoint_id}")
@@ -71,3 +82,12 @@ async def rotate_secret(
 ) -> dict[str, Any]:
     endpoint = await service.rotate_secret(db, endpoint_id, body, on_change=_changed(request))
     return {"endpoint": endpoint, "success": True}
+
+
+@router.post("/{endpoint_id}/send-example")
+async def send_example(
+    endpoint_id: str, request: Request, _: Manager, db: DB, body: Any = Body(default=None)
+) -> dict[str, Any]:
+    """Enqueue a delivery of a sample payload of `eventType` to this endpoint only (in the delivery log)."""
+    delivery = await service.send_example(db, endpoint_id, body, on_enqueued=_enqueued(request))
+    return {"delivery": delivery, "success": True}
