@@ -1,4 +1,5 @@
-"""The `omnihook` command: serve, worker, migrate, create-admin."""
+"""Running omnihook and looking after its database and users: serve, worker, migrate, create-admin,
+reset-password."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from omnihook.cli.base import app, with_database
 from omnihook.config import get_settings
-
-app = typer.Typer(help="omnihook: omnichannel livechat with durable CRM webhooks", no_args_is_help=True)
+from omnihook.storage.database import Database
 
 
 @app.command()
@@ -70,34 +71,40 @@ def create_admin(
     email: Annotated[str | None, typer.Option(help="the admin's email")] = None,
 ) -> None:
     """Create an admin user (roles admin, livechat-manager, livechat-agent)."""
-    from omnihook.domain.errors import DomainError
     from omnihook.domain.users import Role
     from omnihook.livechat.accounts import create_user
-    from omnihook.storage.database import Database
     from omnihook.storage.migrate import migrate
 
-    async def run() -> None:
-        db = Database(get_settings().database_url)
-        try:
-            await migrate(db)
-            await create_user(
-                db,
-                username=username,
-                password=password,
-                email=email,
-                name=username,
-                roles=[Role.ADMIN, Role.MANAGER, Role.AGENT],
-            )
-        finally:
-            await db.dispose()
+    async def create(db: Database) -> None:
+        await migrate(db)
+        await create_user(
+            db,
+            username=username,
+            password=password,
+            email=email,
+            name=username,
+            roles=[Role.ADMIN, Role.MANAGER, Role.AGENT],
+        )
 
-    try:
-        asyncio.run(run())
-    except DomainError as exc:
-        typer.echo(f"error: {exc.error}: {exc.details}", err=True)
-        raise typer.Exit(2) from exc
+    with_database(create)
     typer.echo(f"admin {username!r} created")
 
 
-if __name__ == "__main__":
-    app()
+@app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Argument(help="whose password (username)")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="the new password"),
+    ],
+) -> None:
+    """Set a user's password (the password rules apply); every session of that user ends."""
+    from omnihook.livechat.accounts import find_user, set_password
+
+    async def reset(db: Database) -> None:
+        async with db.engine.connect() as conn:
+            user = await find_user(conn, username=username)
+        await set_password(db, user_id=user.id, password=password)
+
+    with_database(reset)
+    typer.echo(f"password of {username!r} set; their sessions have ended")

@@ -1,0 +1,3 @@
+from omnihook.cli import app
+
+app()
