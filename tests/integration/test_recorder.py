@@ -19,7 +19,7 @@ from omnihook.webhooks.fake_transport import FakeTransport, Reply
 from omnihook.webhooks.queue_store import Claimed, QueueStore
 from omnihook.webhooks.recorder import Recorder
 from omnihook.webhooks.retry import RetryAt
-from omnihook.webhooks.scheduler import ChainPlan
+from omnihook.webhooks.scheduler import ChainPlan, Extension
 from omnihook.webhooks.sender import Result, Sender
 from tests.engine_db import LEASE, OWNER, db, leased
 from tests.unit.engine_parts import endpoint
@@ -34,6 +34,15 @@ class NoChain:
 
     def lease_ends(self, endpoint_ids: Iterable[str], now: datetime) -> dict[str, datetime]:
         return {}
+
+    def take_extensions(self) -> list[Extension]:
+        return []
+
+    def extension_room(self, extension: Extension) -> int:
+        return 0
+
+    def extended(self, extension: Extension, rows: list[Claimed]) -> None:
+        pass
 
 
 async def sent(items: list[Claimed], *replies: Reply) -> list[Result]:

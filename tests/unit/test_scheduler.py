@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from omnihook.webhooks.endpoints import EndpointConfig
-from omnihook.webhooks.scheduler import Scheduler
+from omnihook.webhooks.queue_store import Claimed
+from omnihook.webhooks.scheduler import EXTEND_AT, Scheduler
 from tests.unit.engine_parts import claimed, endpoint
 
 
@@ -108,3 +109,63 @@ def test_the_end_of_a_send_asks_for_a_claim_when_a_backlogged_queue_runs_low() -
     first = runs[0]
     assert first is not None
     assert s.sent("a", first[1]) is True  # one left in the queue, fewer than the slots
+
+
+def _sending(s: Scheduler, length: int) -> list[Claimed]:
+    """A run of `length` deliveries of room r1 to endpoint a, taken by a sender."""
+    head = claimed(1, endpoint_id="a")
+    head.followers = [claimed(n, endpoint_id="a") for n in range(2, length + 1)]
+    for item in head.run[:-1]:
+        item.ends_run = False
+    s.claimed(s.plan_claim(), [head])
+    taken = s.next_run("a")
+    assert taken is not None
+    return taken[1]
+
+
+def test_a_run_being_sent_asks_for_the_rows_behind_it_and_they_join_it() -> None:
+    s = scheduler(endpoint("a", max_in_flight=2), prefetch=4)  # room for 8
+    run = _sending(s, 3)
+    extension = s.extend("a", run, sent=1)
+    assert extension is not None and s.take_extensions() == [extension]
+    assert not run[-1].ends_run  # until answered, its last row does not chain the room
+    assert s.extension_room(extension) == 5  # the endpoint's room, the run's 3 in flight
+    behind = [claimed(n, endpoint_id="a") for n in (4, 5)]
+    assert s.extended(extension, behind) == []
+    assert [i.seq for i in run] == [1, 2, 3, 4, 5] and extension.found == 2
+    assert extension.answered.is_set()
+    assert s.in_flight() == 5
+    assert s.chain(run[:3]).keys == {}  # the run goes on past its old end
+    s.sent("a", run)
+    assert s.in_flight() == 0
+
+
+def test_an_extension_that_finds_nothing_lets_the_run_end_and_chain() -> None:
+    s = scheduler(endpoint("a", max_in_flight=2), prefetch=4)
+    run = _sending(s, 2)
+    extension = s.extend("a", run, sent=1)
+    assert extension is not None
+    assert s.extended(extension, []) == []
+    assert run[-1].ends_run and extension.found == 0
+    assert s.chain(run[1:]).keys == {"a": ["r1"]}
+
+
+def test_rows_taken_for_a_run_that_has_ended_are_given_back() -> None:
+    s = scheduler(endpoint("a", max_in_flight=2), prefetch=4)
+    run = _sending(s, 2)
+    extension = s.extend("a", run, sent=1)
+    assert extension is not None
+    extension.open = False  # its sender stopped (a failure, or the dispatcher stopping)
+    assert s.extension_room(extension) == 0
+    behind = [claimed(3, endpoint_id="a")]
+    assert s.extended(extension, behind) == behind
+    assert [i.seq for i in run] == [1, 2] and s.in_flight() == 2
+
+
+def test_an_unordered_delivery_or_a_long_way_from_its_end_asks_for_nothing() -> None:
+    s = scheduler(endpoint("a", max_in_flight=2), prefetch=4)
+    lone = claimed(9, endpoint_id="a", room=None)
+    assert s.extend("a", [lone], sent=0) is None
+    run = _sending(s, 3)
+    assert s.extend("a", run, sent=-EXTEND_AT) is None  # more than EXTEND_AT left to send
+    assert s.take_extensions() == []

@@ -30,15 +30,18 @@ from omnihook.webhooks.queue_store import Claimed, QueueStore
 from omnihook.webhooks.recorder import Recorder
 from omnihook.webhooks.retention import prune_delivered
 from omnihook.webhooks.retry import Dead, Delivered, RetryAt
-from omnihook.webhooks.scheduler import ChainPlan, Scheduler
+from omnihook.webhooks.scheduler import ChainPlan, Extension, Scheduler
 from omnihook.webhooks.sender import LEASE_MARGIN, Result, Sender, released
 from omnihook.webhooks.settings import ENDPOINTS_CHANNEL
 from omnihook.webhooks.transport import Transport
 
 log = logging.getLogger("omnihook.webhooks.dispatcher")
 
-RESULT_BATCH = 64
-RESULT_GATHER_S = 0.002
+RESULT_BATCH = 256
+# Results wait this long for others (unless a batch is full): each record transaction is a commit,
+# whose page writes a larger batch shares, and a busy room's sender goes on meanwhile with the rows its
+# run was extended by. Only a room's next run taken at the end of its last one waits for it.
+RESULT_GATHER_S = 0.025
 HOLD_RETRY_S = (0.25, 0.5, 1.0, 2.0, 5.0)  # while results cannot be recorded
 PRUNE_EVERY_S = 600
 
@@ -194,6 +197,15 @@ class Dispatcher:
     def chain(self, finished: list[Claimed]) -> ChainPlan:
         return ChainPlan({}, {}) if self._stopping else self.scheduler.chain(finished)
 
+    def take_extensions(self) -> list[Extension]:
+        return self.scheduler.take_extensions()
+
+    def extension_room(self, extension: Extension) -> int:
+        return 0 if self._stopping else self.scheduler.extension_room(extension)
+
+    def extended(self, extension: Extension, rows: list[Claimed]) -> None:
+        self._push(*(released(item) for item in self.scheduler.extended(extension, rows)))
+
     # --- sending ------------------------------------------------------------------------------
 
     def _pump(self, endpoint_ids: Iterable[str]) -> None:
@@ -222,20 +234,35 @@ class Dispatcher:
 
     async def _send_run(self, endpoint: EndpointConfig, run: list[Claimed]) -> None:
         """A room's deliveries one after another, each as soon as the one before succeeded (or died);
-        after a failure the rest go back, to follow the retry in order."""
-        for n, item in enumerate(run):
-            if self._stopping:
-                self._push(*(released(rest) for rest in run[n:]))
-                return
-            try:
-                result = await self.sender.send(endpoint, item)
-            except asyncio.CancelledError:
-                self._push(*(released(rest) for rest in run[n:]))
-                raise
-            self._push(result)
-            if not isinstance(result.decision, Delivered | Dead):
-                self._push(*(released(rest) for rest in run[n + 1 :]))
-                return
+        after a failure the rest go back, to follow the retry in order. Before its end the run asks for
+        the rows behind it, which join it (`run` grows) while the results before them are recorded."""
+        extension: Extension | None = None
+        n = 0
+        try:
+            while True:
+                if n == len(run):
+                    if extension is None or extension.found is not None:
+                        return
+                    await extension.answered.wait()  # asked for more: the next record transaction answers
+                    continue
+                if self._stopping:
+                    self._push(*(released(rest) for rest in run[n:]))
+                    return
+                try:
+                    result = await self.sender.send(endpoint, run[n])
+                except asyncio.CancelledError:
+                    self._push(*(released(rest) for rest in run[n:]))
+                    raise
+                n += 1
+                if not isinstance(result.decision, Delivered | Dead):
+                    self._push(result, *(released(rest) for rest in run[n:]))
+                    return
+                if extension is None or extension.found:  # none asked yet, or the last one found rows
+                    extension = self.scheduler.extend(endpoint.id, run, n) or extension
+                self._push(result)
+        finally:
+            if extension is not None:
+                extension.open = False  # rows taken for it from now on are given back
 
     def _push(self, *results: Result) -> None:
         if results:

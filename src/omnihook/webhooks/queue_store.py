@@ -369,6 +369,44 @@ class QueueStore:
         lite.lease(raw, leases)
         return claimed
 
+    async def extend(
+        self, conn: AsyncConnection, last: Claimed, limit: int, lease_until: datetime, now: datetime
+    ) -> list[Claimed]:
+        """Lease the due rows right behind `last` in its queue (up to `limit`, stopping at the first that is
+        not due or is held): they go on the run `last` ends, in order."""
+        if limit <= 0:
+            return []
+        ends = {last.endpoint_id: lease_until}
+        if self.db.is_sqlite:
+            raw, now_s = await driver_connection(conn), lite.stored_time(now)
+            queue = (last.endpoint_id, last.ordering_key, last.seq + 1, limit)
+            heads = self._sqlite_lease(raw, [queue], ends, now_s)
+        else:
+            behind = await conn.execute(
+                select(deliveries.c.seq, deliveries.c.next_attempt_at, deliveries.c.lease_owner)
+                .where(
+                    deliveries.c.status == "pending",
+                    deliveries.c.endpoint_id == last.endpoint_id,
+                    deliveries.c.ordering_key == last.ordering_key,
+                    deliveries.c.seq > last.seq,
+                )
+                .order_by(deliveries.c.seq)
+                .limit(limit)
+            )
+            due = [
+                r.seq
+                for r in itertools.takewhile(
+                    lambda r: r.next_attempt_at <= now and r.lease_owner is None, behind
+                )
+            ]
+            if not due:
+                return []
+            heads = await self._take(conn, due[:1], ends, now, followers={due[0]: due[1:]})
+        rows = [item for head in heads for item in head.run]
+        for head in heads:
+            head.followers = []
+        return rows
+
     async def _take(
         self,
         conn: AsyncConnection,

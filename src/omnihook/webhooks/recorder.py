@@ -25,7 +25,7 @@ from omnihook.storage.storable import storable_headers, storable_text
 from omnihook.webhooks import metrics
 from omnihook.webhooks.queue_store import Claimed, Finished, OutcomeRows, QueueStore, Retried
 from omnihook.webhooks.retry import Dead, Delivered, RetryAt
-from omnihook.webhooks.scheduler import ChainPlan
+from omnihook.webhooks.scheduler import ChainPlan, Extension
 from omnihook.webhooks.sender import Result, decide
 from omnihook.webhooks.transport import Outcome
 
@@ -36,11 +36,20 @@ ERROR_CAP = 2000
 
 
 class Chainer(Protocol):
-    """Where a room's run finished, which next rows to take in the same transaction."""
+    """Which next rows to take in the same transaction: where a room's run finished, the room's next run;
+    where a run being sent asked for more (an extension), the rows behind it."""
 
     def chain(self, finished: list[Claimed]) -> ChainPlan: ...
 
     def lease_ends(self, endpoint_ids: Iterable[str], now: datetime) -> dict[str, datetime]: ...
+
+    def take_extensions(self) -> list[Extension]: ...
+
+    def extension_room(self, extension: Extension) -> int: ...
+
+    def extended(self, extension: Extension, rows: list[Claimed]) -> None:
+        """After the commit (rows leased), or with no rows when the transaction failed."""
+        ...
 
 
 def outcome_rows(batch: list[Result]) -> tuple[OutcomeRows, dict[str, str]]:
@@ -195,17 +204,35 @@ class Recorder:
     async def _write(self, results: list[Result], chain: Chainer) -> list[Claimed]:
         rows, answers = outcome_rows(results)
         now = utcnow()
-        async with self.store.transaction() as conn:
-            await self.store.write(conn, rows, now)
-            await save_crm_answers(conn, answers)
-            finished = [r.item for r in results if isinstance(r.decision, Delivered | Dead)]
-            plan = chain.chain(finished) if finished else None
-            chained = []
-            if plan is not None and plan.keys:
-                ends = chain.lease_ends(plan.keys, now)
-                chained = await self.store.take_next(
-                    conn, plan.keys, ends, now, wants=plan.wants, run_length=plan.run_length
-                )
+        # Each extension asked for is answered by this transaction: with its rows once they are leased,
+        # with none if it fails (the run then ends where it was).
+        extensions = chain.take_extensions()
+        taken: list[tuple[Extension, list[Claimed]]] = []
+        try:
+            async with self.store.transaction() as conn:
+                await self.store.write(conn, rows, now)
+                await save_crm_answers(conn, answers)
+                for extension in extensions:
+                    room = chain.extension_room(extension)
+                    until = chain.lease_ends([extension.endpoint_id], now)[extension.endpoint_id]
+                    behind = await self.store.extend(conn, extension.last, room, until, now) if room else []
+                    if not behind:
+                        extension.last.ends_run = True  # nothing joins: its end chains the room's next run
+                    taken.append((extension, behind))
+                finished = [r.item for r in results if isinstance(r.decision, Delivered | Dead)]
+                plan = chain.chain(finished) if finished else None
+                chained = []
+                if plan is not None and plan.keys:
+                    ends = chain.lease_ends(plan.keys, now)
+                    chained = await self.store.take_next(
+                        conn, plan.keys, ends, now, wants=plan.wants, run_length=plan.run_length
+                    )
+        except BaseException:
+            for extension in extensions:
+                chain.extended(extension, [])
+            raise
+        for extension, behind in taken:
+            chain.extended(extension, behind)
         _count(results)
         return chained
 

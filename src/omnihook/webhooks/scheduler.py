@@ -10,12 +10,15 @@ takes items from it for its senders.
 - A room's deliveries are claimed as a run where the budget allows (`run_length`): one sender sends
   them one after another, the next as soon as the one before succeeded; a failure ends the run and
   gives the rest back, so a room's order holds.
+- A run being sent asks for the rows behind it before it ends (`extend`): the next record transaction
+  leases them and they join the run, so a busy room's sender goes on without a gap.
 - When the last of a run is delivered or dies, the room's next run is taken at once (`chain`), in the
   transaction that records it, instead of waiting for a claim round.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +28,9 @@ from omnihook.webhooks.queue_store import Claimed
 
 # A claim spends a quarter of an endpoint's budget on heads at most, the rest on runs behind them.
 RUN_SHARE = 4
+# A run asks for the rows behind it once no more than this many of its rows are left to send: a run
+# of 32 asks as it starts, so the answer (the next record transaction) comes while it is sent.
+EXTEND_AT = 32
 
 
 @dataclass
@@ -35,6 +41,22 @@ class Slots:
     senders: int = 0
     # More may be due than was claimed: senders ask for a claim round as the queue runs low.
     backlogged: bool = False
+
+
+@dataclass(eq=False)
+class Extension:
+    """A run being sent asks for the rows behind its last, to be taken while results are recorded.
+
+    Taken, they join the run if its sender still sends it (`open`); otherwise they are given back.
+    Until it is answered the run's last row does not end the run (the room's next run is not chained).
+    """
+
+    endpoint_id: str
+    run: list[Claimed]
+    last: Claimed
+    open: bool = True
+    found: int | None = None  # rows that joined the run, once answered
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,7 @@ class Scheduler:
         self.slots: dict[str, Slots] = {}
         self._dirty: set[str] = set()
         self._all_dirty = True
+        self._extensions: list[Extension] = []
 
     # --- what to claim ------------------------------------------------------------------------
 
@@ -137,6 +160,42 @@ class Scheduler:
                 plan.keys[endpoint_id] = endpoint_keys[:room]
                 plan.wants[endpoint_id] = room
         return plan
+
+    # --- a run that goes on --------------------------------------------------------------------
+
+    def extend(self, endpoint_id: str, run: list[Claimed], sent: int) -> Extension | None:
+        """Ask for the rows behind `run` when few of its rows are left to send (`sent` of them are)."""
+        last = run[-1]
+        if len(run) - sent > EXTEND_AT or last.ordering_key == last.id or self.run_length <= 1:
+            return None
+        last.ends_run = False  # until answered: the rows behind it may join this run
+        extension = Extension(endpoint_id, run, last)
+        self._extensions.append(extension)
+        return extension
+
+    def take_extensions(self) -> list[Extension]:
+        extensions, self._extensions = self._extensions, []
+        return extensions
+
+    def extension_room(self, extension: Extension) -> int:
+        """How many rows may join the run: a run's length at most, within the endpoint's room."""
+        endpoint, slots = self.endpoints.get(extension.endpoint_id), self.slots.get(extension.endpoint_id)
+        if not extension.open or endpoint is None or not endpoint.enabled or slots is None:
+            return 0
+        return max(0, min(self.run_length, self._room(endpoint, slots)))
+
+    def extended(self, extension: Extension, rows: list[Claimed]) -> list[Claimed]:
+        """The rows taken for `extension` join its run; returns those to give back (the run has ended)."""
+        if not extension.answered.is_set():
+            extension.answered.set()
+        if not rows or not extension.open:
+            extension.last.ends_run = True
+            extension.found = 0
+            return rows
+        extension.run.extend(rows)
+        extension.found = len(rows)
+        self.slots[extension.endpoint_id].in_flight += len(rows)
+        return []
 
     # --- what to send -------------------------------------------------------------------------
 
