@@ -12,6 +12,8 @@ from omnihook.cli.base import app, with_database
 from omnihook.config import get_settings
 from omnihook.storage.database import Database
 
+WS_FRAME_HARD_LIMIT_FACTOR = 4
+
 
 @app.command()
 def serve(
@@ -32,6 +34,9 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
+        # A frame a little over the realtime API's limit gets its DDP error; far over it, the socket is
+        # closed before the frame is buffered (uvicorn's default would hold 16 MiB).
+        ws_max_size=WS_FRAME_HARD_LIMIT_FACTOR * settings.realtime_max_frame_bytes,
     )
     server = uvicorn.Server(config)
     # Live pages hold event streams open: end them on stop instead of waiting for them.
