@@ -88,6 +88,24 @@ async def delivery_page(request: Request, delivery_id: str) -> HTMLResponse:
     return render(request, "delivery.html", "Delivery", role="manager", delivery_id=delivery_id)
 
 
+# The keys an endpoint subscribes to, in the catalog's order, with the names the Webhooks page gives them.
+SUBSCRIPTION_LABELS = {
+    **EVENT_LABELS,
+    "Message": "Every message",
+    "Message.visitor": "Visitor Messages",
+    "Message.agent": "Agent Messages",
+    "LeadCapture": "Lead Capture",
+}
+SUBSCRIPTION_EXTRAS = {"Message": ("Message.visitor", "Message.agent")}
+
+
+@router.get("/admin/endpoints")
+async def endpoints_page(request: Request) -> HTMLResponse:
+    keys = [key for t in EventType for key in (t.value, *SUBSCRIPTION_EXTRAS.get(t.value, ()))]
+    types = [(key, SUBSCRIPTION_LABELS.get(key, key)) for key in keys]
+    return render(request, "endpoints.html", "Endpoints", role="manager", event_types=types)
+
+
 @router.get("/embed")
 async def embed_page(request: Request) -> HTMLResponse:
     """The embed snippet with this server's address, and the widget on the page itself."""
