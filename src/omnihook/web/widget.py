@@ -27,7 +27,6 @@ from starlette.staticfiles import StaticFiles
 
 from omnihook.config import Settings
 from omnihook.livechat.settings import get_settings as get_workspace_settings
-from omnihook.storage.database import Database
 
 log = logging.getLogger("omnihook.web")
 
@@ -198,17 +197,26 @@ def _not_installed() -> HTMLResponse:
     return response
 
 
+_warned: set[str] = set()
+
+
+def _choose_origin(request: Request, configured: tuple[str | None, ...]) -> str | None:
+    for value in configured:
+        if value:
+            origin = _origin_of(value)
+            if origin is not None:
+                return origin
+            if value not in _warned:  # once per value, not on every page load
+                _warned.add(value)
+                log.warning("ignoring the site URL %r: not an http(s) URL with a plain host", value[:200])
+    return request_origin(request)
+
+
 async def server_url(request: Request) -> str | None:
     """The origin the widget talks to: OMNIHOOK_SITE_URL, else the Site_Url setting, else the request's."""
     settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
-    for configured in (settings.site_url, (await get_workspace_settings(db, ["Site_Url"]))["Site_Url"]):
-        if configured:
-            origin = _origin_of(configured)
-            if origin is not None:
-                return origin
-            log.warning("ignoring the site URL %r: not an http(s) URL with a plain host", configured[:200])
-    return request_origin(request)
+    stored = await get_workspace_settings(request.app.state.db, ["Site_Url"])
+    return _choose_origin(request, (settings.site_url, stored["Site_Url"]))
 
 
 @router.api_route("/livechat", methods=["GET", "HEAD"])
@@ -216,15 +224,15 @@ async def livechat_page(request: Request) -> Response:
     widget = _widget(request)
     if widget.index_html is None:
         return _not_installed()
-    origin = await server_url(request)
+    settings: Settings = request.app.state.settings
+    stored = await get_workspace_settings(request.app.state.db, ["Site_Url", "Livechat_AllowedDomainsList"])
+    origin = _choose_origin(request, (settings.site_url, stored["Site_Url"]))
     if origin is None:
         return HTMLResponse("Bad Host header", status_code=400, headers={"Cache-Control": "no-store"})
     nonce = secrets.token_urlsafe(18)
     line = f'<script nonce="{nonce}">SERVER_URL = {_js_string(origin)};{STORAGE_FALLBACK}</script>'
     html = widget.index_html.replace("<body>", "<body>" + line, 1)
-    allowed = (await get_workspace_settings(request.app.state.db, ["Livechat_AllowedDomainsList"]))[
-        "Livechat_AllowedDomainsList"
-    ]
+    allowed = stored["Livechat_AllowedDomainsList"]
     own = request_origin(request)
     origins = [origin] if own is None or own == origin else [origin, own]
     response = HTMLResponse(html)
