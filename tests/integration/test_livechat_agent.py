@@ -121,7 +121,7 @@ async def test_taking_refuses_taken_unknown_and_other_departments_inquiries(
     assert twice.json()["error"] == "error-inquiry-not-queued"
     assert (await room_info(client, admin, rid))["servedBy"]["username"] == "alice"
     unknown = await client.post(f"{API}/inquiries.take", json={"inquiryId": "nope"}, headers=alice)
-    assert unknown.status_code == 404
+    assert (unknown.status_code, unknown.json()["error"]) == (400, "Inquiry not found [error-not-found]")
     assert (await client.post(f"{API}/inquiries.take", json={}, headers=alice)).status_code == 400
     bad_user = await client.post(
         f"{API}/inquiries.take", json={"inquiryId": ids[other_rid], "userId": "nobody"}, headers=admin

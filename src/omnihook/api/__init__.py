@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from omnihook.api.errors import install_error_handlers
 from omnihook.api.routes import (
     auth,
+    chat,
     deliveries,
     endpoints,
     event_types,
@@ -14,6 +15,7 @@ from omnihook.api.routes import (
     livechat_appearance,
     livechat_visitor,
     omnichannel,
+    users,
     webhooks,
 )
 
@@ -22,9 +24,12 @@ def install_api(app: FastAPI) -> None:
     """Add the REST routes and the Rocket.Chat error envelope (which answers the pages' errors too)."""
     install_error_handlers(app)
     app.include_router(auth.router)
+    app.include_router(users.info_router)
+    app.include_router(users.router)
     app.include_router(omnichannel.router)
     app.include_router(livechat_visitor.router)
     app.include_router(livechat_agent.router)
+    app.include_router(chat.router)
     app.include_router(livechat_appearance.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)

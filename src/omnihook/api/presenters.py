@@ -15,17 +15,25 @@ from omnihook.domain.rooms import Department, DepartmentAgent, Inquiry, Message,
 from omnihook.domain.users import User
 
 
-def user_json(user: User) -> dict[str, Any]:
-    return {
+def user_json(user: User, *, emails: bool = True, status: str | None = None) -> dict[str, Any]:
+    """A user as Rocket.Chat's REST API shows one. `emails=False` for someone who may not see another's
+    addresses (view-full-other-user-info); `status` as users.info works it out (else the one chosen)."""
+    body: dict[str, Any] = {
         "_id": user.id,
         "username": user.username,
         "name": user.name,
         "emails": [{"address": user.email, "verified": False}] if user.email else [],
         "roles": list(user.roles),
         "active": user.active,
+        "status": status or user.status or "offline",
         "statusLivechat": user.livechat_status,
         "type": "user",
     }
+    if not emails:
+        del body["emails"]
+    if user.status_text:
+        body["statusText"] = user.status_text
+    return body
 
 
 # --- livechat -----------------------------------------------------------------------------------

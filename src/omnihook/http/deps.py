@@ -1,4 +1,5 @@
-"""Request dependencies for api/ and web/ alike: the database, the settings, the authenticated user, role checks."""
+"""Request dependencies for api/ and web/ alike: the database, the settings, the authenticated user, the
+permission checks."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from fastapi import Depends, Header, Request
 
 from omnihook.config import Settings
 from omnihook.domain.errors import Forbidden, Unauthorized
-from omnihook.domain.users import Role, User
+from omnihook.domain.users import User
 from omnihook.livechat.accounts import authenticate
+from omnihook.livechat.permissions import PERMISSIONS
 from omnihook.storage.database import Database
 
 
@@ -46,21 +48,46 @@ async def get_client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
-    """A dependency that lets through users holding any of `roles` (admins always)."""
+def require_permission(permission: str) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets through users whose roles hold `permission` (livechat/permissions.py),
+    refused as Rocket.Chat refuses a route's permissionsRequired."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
 
     async def check(user: Annotated[User, Depends(current_user)]) -> User:
-        if user.is_admin or user.has_any_role(*roles):
-            return user
-        raise Forbidden("error-not-allowed", f"requires one of the roles {[r.value for r in roles]}")
+        return ensure_permission(user, permission)
 
     return check
+
+
+def ensure_permission(user: User, permission: str) -> User:
+    """`user` when their roles hold `permission`; refused as Rocket.Chat refuses permissionsRequired."""
+    if user.can(permission):
+        return user
+    raise Forbidden(
+        "User does not have the permissions required for this action [error-unauthorized]",
+        f"requires the {permission} permission",
+        error_type="error-unauthorized",
+    )
 
 
 DB = Annotated[Database, Depends(get_db)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 ClientAddress = Annotated[str, Depends(get_client_address)]
 CurrentUser = Annotated[User, Depends(current_user)]
-Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
-Manager = Annotated[User, Depends(require_roles(Role.MANAGER))]
-Agent = Annotated[User, Depends(require_roles(Role.AGENT, Role.MANAGER))]
+
+# The permissions (Rocket.Chat's ids) the routes check; each is given by default to the roles that the
+# role check it replaced let through (livechat/permissions.py lists them).
+Agent = Annotated[User, Depends(require_permission("view-l-room"))]
+Manager = Annotated[User, Depends(require_permission("view-livechat-manager"))]
+CloseRoom = Annotated[User, Depends(require_permission("close-livechat-room"))]
+TransferGuest = Annotated[User, Depends(require_permission("transfer-livechat-guest"))]
+AgentsManager = Annotated[User, Depends(require_permission("manage-livechat-agents"))]
+ManagersManager = Annotated[User, Depends(require_permission("manage-livechat-managers"))]
+DepartmentsManager = Annotated[User, Depends(require_permission("manage-livechat-departments"))]
+SettingsReader = Annotated[User, Depends(require_permission("view-privileged-setting"))]
+SettingsEditor = Annotated[User, Depends(require_permission("edit-privileged-setting"))]
+UserCreator = Annotated[User, Depends(require_permission("create-user"))]
+UserDeleter = Annotated[User, Depends(require_permission("delete-user"))]
+UsersLister = Annotated[User, Depends(require_permission("view-d-room"))]
+PermissionsEditor = Annotated[User, Depends(require_permission("access-permissions"))]

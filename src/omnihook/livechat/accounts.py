@@ -23,6 +23,7 @@ from omnihook.domain.ids import new_id
 from omnihook.domain.users import ROLES, Role, User
 from omnihook.livechat import login_throttle
 from omnihook.livechat.passwords import current_policy, hash_password, needs_rehash, password_matches
+from omnihook.livechat.permissions import held_by
 from omnihook.livechat.settings import SETTINGS, read_with_defaults
 from omnihook.storage.database import Database, UnitOfWork
 from omnihook.storage.tables import auth_tokens, settings, users
@@ -36,7 +37,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def user_from_row(row: Any) -> User:
+def user_from_row(row: Any, held: frozenset[str] | None = None) -> User:
     return User(
         id=row.id,
         username=row.username,
@@ -45,6 +46,9 @@ def user_from_row(row: Any) -> User:
         roles=tuple(row.roles),
         livechat_status=row.livechat_status,
         active=row.active,
+        status=row.status,
+        status_text=row.status_text,
+        permissions=held,
     )
 
 
@@ -61,7 +65,7 @@ async def find_user(
     row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound("error-invalid-user", "no such user")
-    return user_from_row(row)
+    return user_from_row(row, await held_by(conn, row.roles))
 
 
 def _validate_new_user(username: str, email: str | None, roles: Iterable[str]) -> None:
@@ -193,11 +197,11 @@ async def authenticate(db: Database, *, user_id: str, token: str) -> User:
                 .where(auth_tokens.c.token_hash == hash_token(token), users.c.id == user_id)
             )
         ).first()
-    if row is None or not row.active:
-        raise Unauthorized("unauthorized", "You must be logged in to do this.")
-    if row.token_created_at + timedelta(days=_expiration_days(row.days)) <= utcnow():
-        raise Unauthorized("unauthorized", "You must be logged in to do this.")
-    return user_from_row(row)
+        if row is None or not row.active:
+            raise Unauthorized("unauthorized", "You must be logged in to do this.")
+        if row.token_created_at + timedelta(days=_expiration_days(row.days)) <= utcnow():
+            raise Unauthorized("unauthorized", "You must be logged in to do this.")
+        return user_from_row(row, await held_by(conn, row.roles))
 
 
 async def _end_other_sessions(uow: UnitOfWork, user_id: str, keep_token: str | None) -> None:

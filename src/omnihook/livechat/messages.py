@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
-from omnihook.domain.errors import Conflict, Forbidden, NotFound
+from omnihook.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from omnihook.domain.events import LeadCaptured, MessageDeleted, MessageSent
 from omnihook.domain.ids import new_id
 from omnihook.domain.rooms import TRANSFER_MESSAGE, Message, Room, RoomStatus, validate_text
@@ -296,3 +296,61 @@ async def transfer_history(db: Database, user: User, *, rid: str) -> list[Messag
             .order_by(messages.c.seq)
         )
         return [message_from_row(r) for r in await conn.execute(query)]
+
+
+async def _staff_editable(
+    conn: AsyncConnection, user: User, rid: str, message_id: str, permission: str
+) -> Message:
+    """A text message of a chat the user sees: their own, or anyone's with `permission` (Rocket.Chat's
+    edit-message / delete-message)."""
+    row = (await conn.execute(select(messages).where(messages.c.id == message_id))).first()
+    if row is None or row.hidden:
+        raise NotFound(
+            f'No message found with the id of "{message_id}". [error-message-not-found]',
+            "no such message",
+            error_type="error-message-not-found",
+        )
+    if row.room_id != rid:
+        raise InvalidInput(
+            "The room id provided does not match where the message is from.",
+            "roomId: not the message's room",
+            error_type="error-invalid-room",
+        )
+    room = await find_room(conn, rid)
+    await ensure_agent_sees(conn, user, room)
+    room.ensure_open()
+    message = message_from_row(row)
+    if message.t is not None or (message.u_id != user.id and not user.can(permission)):
+        raise Forbidden(
+            "Message editing not allowed [error-action-not-allowed]",
+            "only your own text messages",
+            error_type="error-action-not-allowed",
+        )
+    return message
+
+
+async def edit_agent_message(db: Database, user: User, *, rid: str, message_id: str, msg: str) -> Message:
+    """chat.update by staff: the new text, with editedAt, goes out again as a message (Message webhook)."""
+    msg = validate_text(storable_text(msg, len(msg)))
+    async with db.transaction() as uow:
+        message = await _staff_editable(uow.conn, user, rid, message_id, "edit-message")
+        now = utcnow()
+        await uow.conn.execute(
+            update(messages).where(messages.c.id == message.id).values(msg=msg, edited_at=now, updated_at=now)
+        )
+        uow.record(MessageSent(room_id=rid, message_id=message.id, by_visitor=message.token is not None))
+        return replace(message, msg=msg, edited_at=now, updated_at=now)
+
+
+async def delete_agent_message(
+    db: Database, user: User, *, rid: str, message_id: str
+) -> tuple[Message, datetime]:
+    """chat.delete by staff: the message is withdrawn (kept, hidden from every reader); returns it and when."""
+    async with db.transaction() as uow:
+        message = await _staff_editable(uow.conn, user, rid, message_id, "delete-message")
+        now = utcnow()
+        await uow.conn.execute(
+            update(messages).where(messages.c.id == message.id).values(hidden=True, updated_at=now)
+        )
+        uow.record(MessageDeleted(room_id=rid, message_id=message.id))
+        return message, now

@@ -37,7 +37,8 @@ from omnihook.livechat.queries import (
     visitor_from_row,
     visitor_room,
 )
-from omnihook.livechat.routing import choose_agent
+from omnihook.livechat.routing import any_agent_available, choose_agent
+from omnihook.livechat.settings import read_with_defaults
 from omnihook.storage.database import Database, UnitOfWork
 from omnihook.storage.settings_store import read_settings
 from omnihook.storage.tables import inquiries, rooms, visitors
@@ -86,8 +87,22 @@ async def get_or_create_room(
             if department_id:
                 raise InvalidInput("error-invalid-department", f"department: no department {department_id!r}")
             department = None  # the visitor's department was deleted or disabled since: general queue
+        await _ensure_someone_may_answer(uow.conn, department)
         room_id = await _open_room(uow, visitor.id, visitor.token, visitor.name, department, source)
         return await find_room(uow.conn, room_id), True
+
+
+ACCEPT_WITH_NO_AGENTS = "Livechat_accept_chats_with_no_agents"
+
+
+async def _ensure_someone_may_answer(conn: AsyncConnection, department_id: str | None) -> None:
+    """Rocket.Chat's rule: unless Livechat_accept_chats_with_no_agents is on, a chat opens only while an
+    agent (of the department, when there is one) is available; otherwise it waits in the queue."""
+    accept = (await read_with_defaults(conn, [ACCEPT_WITH_NO_AGENTS]))[ACCEPT_WITH_NO_AGENTS]
+    if accept is False and not await any_agent_available(conn, department_id):
+        raise InvalidInput(
+            "Sorry, no online agents [no-agent-online]", "no agent is available", error_type="no-agent-online"
+        )
 
 
 async def _open_room(

@@ -200,7 +200,12 @@ async def take_inquiry(
             raise InvalidInput("error-not-an-agent", f"{taker.username} is not a livechat agent")
         row = (await uow.conn.execute(inquiry_query().where(inquiries.c.id == inquiry_id))).first()
         if row is None:
-            raise NotFound("error-inquiry-not-found", f"no inquiry {inquiry_id!r}")
+            # Rocket.Chat: Meteor.Error('error-not-found', 'Inquiry not found'), a 400.
+            raise InvalidInput(
+                "Inquiry not found [error-not-found]",
+                f"no inquiry {inquiry_id!r}",
+                error_type="error-not-found",
+            )
         inquiry = inquiry_from_row(row)
         if not await may_take_from(uow.conn, taker, inquiry.department_id):
             raise Forbidden("error-not-allowed", "this chat waits in a department you do not serve")

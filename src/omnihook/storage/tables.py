@@ -43,6 +43,10 @@ users = Table(
     Column("livechat_status", String(20), nullable=False, default="not-available"),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Rocket.Chat's user status set by users.setStatus ('online' | 'away' | 'busy' | 'offline'; NULL:
+    # never set, shown as 'offline') and its status message
+    Column("status", String(20), nullable=True),
+    Column("status_text", String(120), nullable=True),
 )
 
 auth_tokens = Table(
@@ -67,6 +71,16 @@ login_attempts = Table(
     Index("ix_login_attempts_account", "account", "attempted_at"),
     Index("ix_login_attempts_client_address", "client_address", "attempted_at"),
     Index("ix_login_attempts_attempted_at", "attempted_at"),
+)
+
+# Rocket.Chat's permissions that omnihook enforces, as permissions.update left them (livechat/permissions.py
+# holds each one's default roles; a permission without a row has its default).
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("roles", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 settings = Table(

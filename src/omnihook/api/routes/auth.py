@@ -1,4 +1,5 @@
-"""Login, logout, me, sessions, password changes and users.create, as Rocket.Chat's REST API has them."""
+"""Login, logout, me, sessions, own password changes and users.create, as Rocket.Chat's REST API has them
+(users.update and the other users.* calls: users.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnihook.api.presenters import user_json
 from omnihook.domain.clock import iso
-from omnihook.http.deps import DB, Admin, ClientAddress, CurrentUser
+from omnihook.http.deps import DB, ClientAddress, CurrentUser, UserCreator
 from omnihook.livechat import accounts
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -81,24 +82,6 @@ async def update_own_basic_info(
     return {"user": user_json(user), "success": True}
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str = Field(min_length=1)
-
-
-class UpdateUserBody(BaseModel):
-    userId: str = Field(min_length=1)
-    data: UserUpdate
-
-
-@router.post("/users.update")
-async def update_user(body: UpdateUserBody, request: Request, admin: Admin, db: DB) -> dict[str, Any]:
-    # An admin resetting a password ends that user's sessions (their own current one excepted).
-    keep = request.state.auth_token if body.userId == admin.id else None
-    user = await accounts.set_password(db, user_id=body.userId, password=body.data.password, keep_token=keep)
-    return {"user": user_json(user), "success": True}
-
-
 @router.get("/me")
 async def me(user: CurrentUser) -> dict[str, Any]:
     return {**user_json(user), "success": True}
@@ -113,7 +96,7 @@ class CreateUserBody(BaseModel):
 
 
 @router.post("/users.create")
-async def create_user(body: CreateUserBody, _: Admin, db: DB) -> dict[str, Any]:
+async def create_user(body: CreateUserBody, _: UserCreator, db: DB) -> dict[str, Any]:
     # Rocket.Chat's plain "user" role has no meaning here; keep only ours.
     roles = [r for r in body.roles if r != "user"]
     user = await accounts.create_user(

@@ -17,7 +17,7 @@ from omnihook.api.presenters import (
 )
 from omnihook.domain.clock import iso
 from omnihook.domain.errors import Forbidden
-from omnihook.http.deps import DB, Agent
+from omnihook.http.deps import DB, Agent, CloseRoom, TransferGuest
 from omnihook.livechat import departments, messages, rooms, routing, visitors
 from omnihook.livechat.rooms import GuestData, RoomData, RoomFilter
 
@@ -89,7 +89,7 @@ class ForwardBody(BaseModel):
 
 
 @router.post("/livechat/room.forward")
-async def room_forward(body: ForwardBody, user: Agent, db: DB) -> dict[str, Any]:
+async def room_forward(body: ForwardBody, user: TransferGuest, db: DB) -> dict[str, Any]:
     """Hand the chat to another agent, or to a department (routed again: an agent or the queue)."""
     if body.userId:
         await routing.forward_to_agent(db, user, body.roomId, body.userId, body.comment)
@@ -106,7 +106,7 @@ class CloseByUserBody(BaseModel):
 
 
 @router.post("/livechat/room.closeByUser")
-async def room_close_by_user(body: CloseByUserBody, user: Agent, db: DB) -> dict[str, Any]:
+async def room_close_by_user(body: CloseByUserBody, user: CloseRoom, db: DB) -> dict[str, Any]:
     await rooms.close_by_user(db, user, rid=body.rid, comment=body.comment, tags=body.tags)
     return {"success": True}
 

@@ -8,13 +8,25 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
 from omnihook.api.presenters import department_agent_json, department_json, user_json
-from omnihook.domain.errors import Forbidden, InvalidInput
+from omnihook.domain.clock import iso
+from omnihook.domain.errors import InvalidInput
 from omnihook.domain.rooms import Department
 from omnihook.domain.users import Role
-from omnihook.http.deps import DB, Admin, Agent, AppSettings, Manager
-from omnihook.livechat import agents, departments
+from omnihook.http.deps import (
+    DB,
+    Agent,
+    AppSettings,
+    CurrentUser,
+    DepartmentsManager,
+    Manager,
+    SettingsEditor,
+    SettingsReader,
+    ensure_permission,
+)
+from omnihook.livechat import agents, departments, inquiries
 from omnihook.livechat import settings as workspace_settings
 from omnihook.livechat.departments import DepartmentInput
+from omnihook.storage.database import Database
 from omnihook.webhooks import settings as integration
 from omnihook.webhooks.catalog import BY_SETTING_ID
 
@@ -28,10 +40,20 @@ class UsernameBody(BaseModel):
     username: str = Field(min_length=1, max_length=120)
 
 
+# Who may add and remove each kind: Rocket.Chat's permissions.
+MANAGE_KIND = {"agent": "manage-livechat-agents", "manager": "manage-livechat-managers"}
+
+
+def _may_manage(user: CurrentUser, kind: str) -> Role:
+    role = agents.role_for(kind)
+    ensure_permission(user, MANAGE_KIND[kind])
+    return role
+
+
 @router.post("/livechat/users/{kind}")
-async def add_omnichannel_user(kind: str, body: UsernameBody, _: Manager, db: DB) -> dict[str, Any]:
+async def add_omnichannel_user(kind: str, body: UsernameBody, actor: CurrentUser, db: DB) -> dict[str, Any]:
     """Give a user the livechat-agent (`agent`) or livechat-manager (`manager`) role."""
-    user = await agents.add_role(db, username=body.username, role=agents.role_for(kind))
+    user = await agents.add_role(db, username=body.username, role=_may_manage(actor, kind))
     return {"user": user_json(user), "success": True}
 
 
@@ -48,8 +70,8 @@ async def list_omnichannel_users(
 ) -> dict[str, Any]:
     """The agents (each with `statusLivechat`; agents may list them to forward a chat) or the managers."""
     role = agents.role_for(kind)
-    if role is not Role.AGENT and not user.is_manager:
-        raise Forbidden("error-not-allowed", "only managers list managers")
+    if role is not Role.AGENT:
+        ensure_permission(user, "view-livechat-manager")
     found, total = await agents.list_with_role(
         db,
         role=role,
@@ -75,8 +97,8 @@ async def get_omnichannel_user(kind: str, user_id: str, _: Manager, db: DB) -> d
 
 
 @router.delete("/livechat/users/{kind}/{user_id}")
-async def remove_omnichannel_user(kind: str, user_id: str, _: Manager, db: DB) -> dict[str, Any]:
-    await agents.remove_role(db, user_id=user_id, role=agents.role_for(kind))
+async def remove_omnichannel_user(kind: str, user_id: str, actor: CurrentUser, db: DB) -> dict[str, Any]:
+    await agents.remove_role(db, user_id=user_id, role=_may_manage(actor, kind))
     return {"success": True}
 
 
@@ -136,7 +158,7 @@ def _with_agents(dep: Department) -> dict[str, Any]:
 
 
 @router.post("/livechat/department")
-async def create_department(body: DepartmentBody, _: Manager, db: DB) -> dict[str, Any]:
+async def create_department(body: DepartmentBody, _: DepartmentsManager, db: DB) -> dict[str, Any]:
     dep = await departments.create_department(db, body.department.to_input(), body.agent_ids())
     return _with_agents(dep)
 
@@ -174,19 +196,71 @@ async def get_department(department_id: str, _: Agent, db: DB, includeAgents: bo
 
 
 @router.put("/livechat/department/{department_id}")
-async def update_department(department_id: str, body: DepartmentBody, _: Manager, db: DB) -> dict[str, Any]:
+async def update_department(
+    department_id: str, body: DepartmentBody, _: DepartmentsManager, db: DB
+) -> dict[str, Any]:
     dep = await departments.update_department(db, department_id, body.department.to_input(), body.agent_ids())
     return _with_agents(dep)
 
 
 @router.delete("/livechat/department/{department_id}")
-async def delete_department(department_id: str, _: Manager, db: DB) -> dict[str, Any]:
+async def delete_department(department_id: str, _: DepartmentsManager, db: DB) -> dict[str, Any]:
     await departments.delete_department(db, department_id)
     return {"success": True}
 
 
+@router.get("/livechat/inquiries.list")
+async def list_inquiries(
+    _: Manager, db: DB, department: str | None = None, offset: Offset = 0, count: Count = 50
+) -> dict[str, Any]:
+    """Every chat waiting in the queue, newest first (`department`: its id or name)."""
+    found, total = await inquiries.list_queued(db, department=department, offset=offset, count=count)
+    return {
+        "inquiries": [
+            {
+                "_id": i.id,
+                "rid": i.room_id,
+                "name": i.visitor_name,
+                "ts": iso(i.created_at),
+                "status": i.status.value,
+                **({"department": i.department_id} if i.department_id else {}),
+            }
+            for i in found
+        ],
+        "offset": offset,
+        "count": len(found),
+        "total": total,
+        "success": True,
+    }
+
+
+async def _setting_values(db: Database) -> dict[str, Any]:
+    """Every setting an admin reads here, secrets masked."""
+    values: dict[str, Any] = await workspace_settings.get_settings(db, workspace_settings.SETTINGS)
+    for setting_id, value in (await integration.current_integration_settings(db)).items():
+        masked = BY_SETTING_ID[setting_id].kind == "secret" if setting_id in BY_SETTING_ID else False
+        values[setting_id] = integration.mask_secret_value(value) if masked else value
+    return values
+
+
+@router.get("/settings")
+async def list_settings(user: CurrentUser, db: DB, offset: Offset = 0, count: Count = 50) -> dict[str, Any]:
+    """The settings, by id, as Rocket.Chat pages them; only to holders of view-privileged-setting (the
+    others see none: omnihook has no public settings here)."""
+    values = await _setting_values(db) if user.can("view-privileged-setting") else {}
+    ids = sorted(values)
+    page = ids[offset : offset + count]
+    return {
+        "settings": [{"_id": setting_id, "value": values[setting_id]} for setting_id in page],
+        "count": len(page),
+        "offset": offset,
+        "total": len(ids),
+        "success": True,
+    }
+
+
 @router.get("/settings/{setting_id}")
-async def read_setting(setting_id: str, _: Admin, db: DB) -> dict[str, Any]:
+async def read_setting(setting_id: str, _: SettingsReader, db: DB) -> dict[str, Any]:
     if setting_id in BY_SETTING_ID:
         value = (await integration.current_integration_settings(db))[setting_id]
         if BY_SETTING_ID[setting_id].kind == "secret":  # write-only, as on every other path
@@ -200,7 +274,7 @@ async def read_setting(setting_id: str, _: Admin, db: DB) -> dict[str, Any]:
 async def write_setting(
     setting_id: str,
     request: Request,
-    _: Admin,
+    _: SettingsEditor,
     db: DB,
     app_settings: AppSettings,
     body: Annotated[dict[str, Any], Body()],
