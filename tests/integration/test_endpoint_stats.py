@@ -9,16 +9,17 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from standardwebhooks.webhooks import Webhook
 
 from omnihook.domain.clock import utcnow
 from omnihook.storage.database import Database
-from omnihook.storage.tables import deliveries, delivery_attempts
+from omnihook.storage.tables import deliveries, delivery_attempts, webhook_events
 from omnihook.webhooks import examples
 from omnihook.webhooks.catalog import SUBSCRIPTION_KEYS, EventType
 from omnihook.webhooks.formats import TOKEN_HEADER
 from omnihook.webhooks.schemas import schema_for
+from tests.livechat_helpers import create_agent
 from tests.receiver import Receiver, running_receiver
 from tests.webhook_helpers import configure, settled
 
@@ -119,8 +120,15 @@ async def test_stats_give_each_endpoints_success_rate_and_p50_p99_latency_of_its
     assert later["attempts"] == 3 and later["p99Ms"] == measured[2] and later["successRate"] == 2 / 3
 
 
-async def test_stats_are_for_managers_only(client: httpx.AsyncClient) -> None:
+async def test_stats_and_examples_are_for_managers_and_admins_only(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    endpoint = await create(client, admin, url="https://crm.example.com/hook")
     assert (await client.get(f"{ENDPOINTS}/stats")).status_code == 401
+    assert (await send_example(client, {}, endpoint["_id"], "Message")).status_code == 401
+    agent = await create_agent(client, admin, "alice", available=False)
+    assert (await client.get(f"{ENDPOINTS}/stats", headers=agent)).status_code == 403
+    assert (await send_example(client, agent, endpoint["_id"], "Message")).status_code == 403
 
 
 @pytest.mark.parametrize("event_type", [t.value for t in EventType])
@@ -200,3 +208,60 @@ async def test_send_example_refuses_unknown_types_and_endpoints(
     off = await send_example(client, admin, endpoint["_id"], "Message")
     assert off.status_code == 400 and off.json()["error"] == "error-endpoint-disabled"
     assert await settled(database_url, 0) == []  # nothing was enqueued
+
+
+async def test_p50_and_p99_are_the_nearest_rank_durations_among_many_attempts(
+    client: httpx.AsyncClient, admin: dict[str, str], database_url: str
+) -> None:
+    endpoint = await create(client, admin, url="https://crm.example.com/hook")
+    now = utcnow()
+    db = Database(database_url, pool_size=1)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                insert(webhook_events),
+                [{"id": "ev-1", "type": "Message", "room_id": None, "payload": "{}", "created_at": now}],
+            )
+            await conn.execute(
+                insert(deliveries),
+                [
+                    {
+                        "id": "msg_stats",
+                        "event_id": "ev-1",
+                        "endpoint_id": endpoint["_id"],
+                        "event_type": "Message",
+                        "ordering_key": "msg_stats",
+                        "status": "dead",
+                        "attempts": 200,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
+            # 200 attempts lasting 200, 199, ... 1 ms; every tenth one failed.
+            await conn.execute(
+                insert(delivery_attempts),
+                [
+                    {
+                        "delivery_id": "msg_stats",
+                        "attempt_no": n,
+                        "started_at": now - timedelta(minutes=n),
+                        "duration_ms": 201 - n,
+                        "status_code": 500 if n % 10 == 0 else 200,
+                        "request_headers": {},
+                    }
+                    for n in range(1, 201)
+                ],
+            )
+    finally:
+        await db.dispose()
+    shown = (await stats(client, admin))[endpoint["_id"]]
+    assert shown == {
+        "attempts": 200,
+        "succeeded": 180,
+        "failed": 20,
+        "successRate": 0.9,
+        "p50Ms": 100,
+        "p99Ms": 198,
+    }
