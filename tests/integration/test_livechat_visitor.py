@@ -322,6 +322,9 @@ async def test_page_visits_are_kept_as_hidden_navigation_messages_unless_shown(
     assert [m["msg"] for m in history.json()["messages"]] == ["Pricing - https://shop.example/pricing"]
     without_room = await client.post(f"{API}/page.visited", json={"token": "tok-1", "pageInfo": page})
     assert without_room.json() == {"success": True}
+    # The widget reports pages before it registers its visitor: accepted, nothing recorded.
+    unregistered = await client.post(f"{API}/page.visited", json={"token": "tok-new", "pageInfo": page})
+    assert (unregistered.status_code, unregistered.json()) == (200, {"success": True})
     no_href = await client.post(f"{API}/page.visited", json={"token": "tok-1", "pageInfo": {"title": "x"}})
     assert no_href.status_code == 400
 

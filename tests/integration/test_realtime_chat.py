@@ -208,6 +208,22 @@ async def test_the_visitor_is_online_while_its_socket_is_up_and_offline_once_it_
     assert await status() == "offline"
 
 
+async def test_a_widget_that_connects_before_registering_makes_its_visitor_offline_when_it_closes(
+    client: httpx.AsyncClient, ws_url: str
+) -> None:
+    async with DDPClient.open(ws_url) as widget:
+        # The official widget sets up the connection with its new token first, then registers.
+        assert "error" not in await widget.call("livechat:setUpConnection", {"token": "visitor-1"})
+        await open_chat(client, "visitor-1")
+        registered = await client.get("/api/v1/livechat/visitor/visitor-1")
+        assert registered.json()["visitor"]["status"] == "online"
+    for _ in range(3000):
+        if (await client.get("/api/v1/livechat/visitor/visitor-1")).json()["visitor"]["status"] == "offline":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the visitor stayed online after its socket closed")
+
+
 async def test_a_message_is_loaded_once_for_all_the_sockets_following_its_room(
     app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], ws_url: str
 ) -> None:

@@ -175,10 +175,10 @@ async def page_visited(
     """
     if not href:
         raise InvalidInput("error-invalid-page", "pageInfo.location.href: required")
+    if not rid:
+        return None  # the widget reports pages before the visitor registers: nothing to record
     async with db.transaction() as uow:
         visitor = await visitor_by_token(uow.conn, token)
-        if not rid:
-            return None
         room = await visitor_room(uow.conn, token, rid)
         if not room.is_open:
             return None

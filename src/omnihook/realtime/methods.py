@@ -13,7 +13,6 @@ from omnihook.domain.errors import Forbidden, InvalidInput, Unauthorized
 from omnihook.livechat.accounts import authenticate, hash_token
 from omnihook.livechat.live_events import typing_note
 from omnihook.livechat.presence import Presence
-from omnihook.livechat.queries import visitor_by_token
 from omnihook.realtime.session import Login, MethodHandler, Session
 from omnihook.realtime.streams import Reader, authorize
 from omnihook.storage.tables import auth_tokens
@@ -59,8 +58,8 @@ def methods(presence: Presence) -> dict[str, MethodHandler]:
             raise InvalidInput("error-invalid-token", "params: [{token: <visitor token>}]")
         if session.state.livechat_token is not None:
             return  # once per connection, as in Rocket.Chat
-        async with session.hub.db.engine.connect() as conn:
-            await visitor_by_token(conn, token)
+        # Not checked against the visitors, as in Rocket.Chat: the widget connects before it registers
+        # the visitor, who is then online (never connected counts as online) until the socket closes.
         session.state.livechat_token = token
         connection_id = await presence.visitor_online(token)
 
