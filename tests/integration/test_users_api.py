@@ -104,11 +104,13 @@ async def test_users_update_changes_a_users_details_and_roles(
     assert (user["name"], user["username"], user["roles"]) == ("Alice Liddell", "al", ["livechat-manager"])
     assert user["emails"] == [{"address": "al@example.com", "verified": False}]
     assert user["statusLivechat"] == "not-available"  # no longer an agent: takes no chat
-    taken = await _post(
-        client, "users.update", {"userId": agent["X-User-Id"], "data": {"username": "admin"}}, admin
-    )
+    clash = {"username": "admin", "password": "another-password-1"}
+    taken = await _post(client, "users.update", {"userId": agent["X-User-Id"], "data": clash}, admin)
     assert taken.status_code == 400
     assert taken.json()["error"] == "admin is already in use :( [error-field-unavailable]"
+    # A refused update changes nothing: neither the password nor the sessions.
+    assert (await client.get(f"{API}/me", headers=agent)).status_code == 200
+    await login_headers(client, "al", AGENT_PASSWORD)
     unknown_role = await _post(
         client, "users.update", {"userId": agent["X-User-Id"], "data": {"roles": ["boss"]}}, admin
     )

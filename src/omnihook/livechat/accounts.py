@@ -78,7 +78,7 @@ def _validate_new_user(username: str, email: str | None, roles: Iterable[str]) -
         raise InvalidInput("error-invalid-role", f"roles: unknown {sorted(unknown)}; known {sorted(ROLES)}")
 
 
-async def _checked_password_hash(db: Database, password: str) -> str:
+async def checked_password_hash(db: Database, password: str) -> str:
     """The hash of a new password that meets the policy (refused with Rocket.Chat's reasons if not)."""
     async with db.engine.connect() as conn:
         policy = await current_policy(conn)
@@ -97,7 +97,7 @@ async def create_user(
 ) -> User:
     roles = tuple(dict.fromkeys(roles))
     _validate_new_user(username, email, roles)
-    password_hash = await _checked_password_hash(db, password)
+    password_hash = await checked_password_hash(db, password)
     async with db.transaction() as uow:
         same_name = users.c.username == username
         clash = select(users.c.id).where(or_(same_name, users.c.email == email) if email else same_name)
@@ -204,7 +204,7 @@ async def authenticate(db: Database, *, user_id: str, token: str) -> User:
         return user_from_row(row, await held_by(conn, row.roles))
 
 
-async def _end_other_sessions(uow: UnitOfWork, user_id: str, keep_token: str | None) -> None:
+async def end_other_sessions(uow: UnitOfWork, user_id: str, keep_token: str | None) -> None:
     query = delete(auth_tokens).where(auth_tokens.c.user_id == user_id)
     if keep_token is not None:
         query = query.where(auth_tokens.c.token_hash != hash_token(keep_token))
@@ -215,7 +215,7 @@ async def _end_other_sessions(uow: UnitOfWork, user_id: str, keep_token: str | N
 async def logout_other_clients(db: Database, *, user: User, token: str) -> datetime:
     """End every session of `user` but the one of `token`; returns when that one expires."""
     async with db.transaction() as uow:
-        await _end_other_sessions(uow, user.id, token)
+        await end_other_sessions(uow, user.id, token)
         created_at: datetime = (
             await uow.conn.execute(
                 select(auth_tokens.c.created_at).where(auth_tokens.c.token_hash == hash_token(token))
@@ -264,18 +264,18 @@ async def change_own_password(
         )
         if changed.rowcount != 1:
             raise Conflict("error-conflict", "the password was changed meanwhile: retry")
-        await _end_other_sessions(uow, user.id, token)
+        await end_other_sessions(uow, user.id, token)
         return await find_user(uow.conn, user_id=user.id)
 
 
 async def set_password(db: Database, *, user_id: str, password: str, keep_token: str | None = None) -> User:
     """An admin sets a user's password (Rocket.Chat's users.update); that user's sessions end, except
     `keep_token` (the admin's own, when they set their own)."""
-    new_hash = await _checked_password_hash(db, password)
+    new_hash = await checked_password_hash(db, password)
     async with db.transaction() as uow:
         target = await find_user(uow.conn, user_id=user_id)
         await uow.conn.execute(update(users).where(users.c.id == target.id).values(password_hash=new_hash))
-        await _end_other_sessions(uow, target.id, keep_token)
+        await end_other_sessions(uow, target.id, keep_token)
         return await find_user(uow.conn, user_id=target.id)
 
 

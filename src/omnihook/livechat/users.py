@@ -130,11 +130,15 @@ async def update_user(db: Database, *, user_id: str, changes: UserChanges, keep_
     """users.update: the fields given change; a new password (the policy applies) or a deactivation ends
     the user's sessions, `keep_token` excepted (an admin's own, when they change themselves)."""
     roles = _check_changes(changes)
+    # Hashed before the transaction (in a worker thread), which then changes everything or nothing.
+    new_hash = None
     if changes.password is not None:
-        await accounts.set_password(db, user_id=user_id, password=changes.password, keep_token=keep_token)
+        new_hash = await accounts.checked_password_hash(db, changes.password)
     async with db.transaction() as uow:
         target = await find_user(uow.conn, user_id=user_id)
         values: dict[str, Any] = {}
+        if new_hash is not None:
+            values["password_hash"] = new_hash
         if changes.name is not None:
             values["name"] = changes.name
         for field, value in (("username", changes.username), ("email", changes.email)):
@@ -160,6 +164,8 @@ async def update_user(db: Database, *, user_id: str, changes: UserChanges, keep_
         if changes.active is False and target.active:
             await uow.conn.execute(delete(auth_tokens).where(auth_tokens.c.user_id == target.id))
             uow.record(TokensRevoked(user_id=target.id))
+        elif new_hash is not None:
+            await accounts.end_other_sessions(uow, target.id, keep_token)
         return await find_user(uow.conn, user_id=target.id)
 
 
