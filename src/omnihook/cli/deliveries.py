@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -31,10 +31,6 @@ Search = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def _filter(
     status: str | None,
     event_type: str | None,
@@ -49,8 +45,8 @@ def _filter(
         event_type=event_type,
         endpoint_id=endpoint,
         room_id=room,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
         search=search,
     )
 

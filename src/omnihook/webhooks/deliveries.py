@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -63,11 +63,16 @@ class DeliveryFilter:
     event_type: str | None = None
     room_id: str | None = None
     endpoint_id: str | None = None
-    since: datetime | None = None  # created at or after
-    until: datetime | None = None  # created before
+    since: datetime | None = None  # created at or after (UTC when zone-less)
+    until: datetime | None = None  # created before (UTC when zone-less)
     search: str | None = None  # a delivery id, a room id, or text in the payload
 
     def __post_init__(self) -> None:
+        # A time given without a zone is UTC, however the filter was built (API, CLI).
+        for bound in ("since", "until"):
+            value = getattr(self, bound)
+            if value is not None and value.tzinfo is None:
+                object.__setattr__(self, bound, value.replace(tzinfo=UTC))
         if self.status and self.status not in STATUSES:
             raise _invalid(f"status must be one of {', '.join(STATUSES)}")
         if self.event_type and self.event_type not in EVENT_TYPES:

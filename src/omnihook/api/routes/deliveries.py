@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -58,18 +58,12 @@ async def list_deliveries(
         event_type=type or None,
         room_id=roomId or None,
         endpoint_id=endpointId or None,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
         search=q or None,
     )
     listing = await log.list_deliveries(db, where, offset=offset, count=count, before=before)
     return {**listing, "success": True}
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @router.get("/api/v1/omnihook/deliveries/{delivery_id}")
