@@ -34,7 +34,7 @@ from omnihook.webhooks.catalog import (
 from omnihook.webhooks.endpoints import endpoint_from_row
 from omnihook.webhooks.examples import EXAMPLE_TYPES, example_payload
 from omnihook.webhooks.formats import FORMAT_NAMES
-from omnihook.webhooks.outbox import DELIVERIES_CHANNEL, new_delivery_id
+from omnihook.webhooks.outbox import DELIVERIES_CHANNEL, delivery_row, event_row
 from omnihook.webhooks.payloads import dumps
 from omnihook.webhooks.settings import mask_secret_value, notify_endpoints_changed
 from omnihook.webhooks.ssrf import TargetRefused, check_url
@@ -412,29 +412,14 @@ async def send_example(
                 "error-endpoint-disabled", "the endpoint is disabled: enable it to send an example"
             )
         event_id = new_id()
-        delivery_id = new_delivery_id()
         payload = example_payload(kind, now, by_agent=key == AGENT_MESSAGE)
         await uow.conn.execute(
-            insert(webhook_events).values(
-                id=event_id, type=kind.value, room_id=None, payload=dumps(payload), created_at=now
-            )
+            insert(webhook_events), event_row(event_id, kind.value, None, dumps(payload), now)
         )
-        # The row the outbox writes for an event of no room (its own ordering key).
-        await uow.conn.execute(
-            insert(deliveries).values(
-                id=delivery_id,
-                event_id=event_id,
-                endpoint_id=endpoint_id,
-                event_type=kind.value,
-                room_id=None,
-                ordering_key=delivery_id,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        # The rows the outbox writes for an event of no room (its own ordering key).
+        delivery = delivery_row(event_id, endpoint_id, kind.value, None, ordered=False, now=now)
+        await uow.conn.execute(insert(deliveries), delivery)
+        delivery_id = delivery["id"]
         await notify(uow.conn, DELIVERIES_CHANNEL, endpoint_id)  # wake a dispatcher in any process
     if on_enqueued is not None:
         on_enqueued()

@@ -7,6 +7,7 @@ commit with the change or not at all. When no endpoint wants an event, nothing i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -27,6 +28,33 @@ DELIVERIES_CHANNEL = "omnihook_deliveries"
 def new_delivery_id() -> str:
     # Sent as `webhook-id`; short enough to be an ordering key of its own when an endpoint is unordered.
     return f"msg_{new_id(24)}"
+
+
+def event_row(
+    event_id: str, kind: str, room_id: str | None, payload_json: str, now: datetime
+) -> dict[str, Any]:
+    """A `webhook_events` row: the payload rendered once, for every delivery of it."""
+    return {"id": event_id, "type": kind, "room_id": room_id, "payload": payload_json, "created_at": now}
+
+
+def delivery_row(
+    event_id: str, endpoint_id: str, kind: str, room_id: str | None, *, ordered: bool, now: datetime
+) -> dict[str, Any]:
+    """A pending `deliveries` row, due now; in its room's order when the endpoint keeps one."""
+    delivery_id = new_delivery_id()
+    return {
+        "id": delivery_id,
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "event_type": kind,
+        "room_id": room_id,
+        "ordering_key": room_id if ordered and room_id is not None else delivery_id,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 class Outbox:
@@ -55,33 +83,11 @@ class Outbox:
             if payload is None:
                 continue
             event_id = new_id()
-            event_rows.append(
-                {
-                    "id": event_id,
-                    "type": kind.value,
-                    "room_id": event.room_id,
-                    "payload": dumps(payload),
-                    "created_at": now,
-                }
+            event_rows.append(event_row(event_id, kind.value, event.room_id, dumps(payload), now))
+            delivery_rows.extend(
+                delivery_row(event_id, e.id, kind.value, event.room_id, ordered=e.ordered, now=now)
+                for e in targets
             )
-            for endpoint in targets:
-                delivery_id = new_delivery_id()
-                ordered = endpoint.ordered and event.room_id is not None
-                delivery_rows.append(
-                    {
-                        "id": delivery_id,
-                        "event_id": event_id,
-                        "endpoint_id": endpoint.id,
-                        "event_type": kind.value,
-                        "room_id": event.room_id,
-                        "ordering_key": event.room_id if ordered else delivery_id,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
         if not delivery_rows:
             return
         await conn.execute(insert(webhook_events), event_rows)
