@@ -34,6 +34,20 @@ async def create_agent(
     return headers
 
 
+async def create_department(
+    client: httpx.AsyncClient, admin: dict[str, str], name: str, *agents: dict[str, str]
+) -> str:
+    """A department with these agents in it; its id."""
+    response = await client.post(
+        "/api/v1/livechat/department",
+        json={"department": {"name": name}, "agents": [{"agentId": a["X-User-Id"]} for a in agents]},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    dep_id: str = response.json()["department"]["_id"]
+    return dep_id
+
+
 async def set_routing(client: httpx.AsyncClient, admin: dict[str, str], method: str) -> None:
     response = await client.post(
         "/api/v1/settings/Livechat_Routing_Method", json={"value": method}, headers=admin

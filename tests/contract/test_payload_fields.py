@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from tests.livechat_helpers import create_agent, open_room, register_visitor, set_routing, take_from_queue
+from tests.livechat_helpers import (
+    create_agent,
+    create_department,
+    open_room,
+    register_visitor,
+    set_routing,
+    take_from_queue,
+)
 from tests.receiver import Receiver
 from tests.webhook_helpers import configure, settled
 
@@ -12,19 +19,6 @@ CHROME_ON_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.6099.109 Safari/537.36"
 )
-
-
-async def _department(
-    client: httpx.AsyncClient, admin: dict[str, str], name: str, *agents: dict[str, str]
-) -> str:
-    response = await client.post(
-        "/api/v1/livechat/department",
-        json={"department": {"name": name}, "agents": [{"agentId": a["X-User-Id"]} for a in agents]},
-        headers=admin,
-    )
-    assert response.status_code == 200, response.text
-    dep_id: str = response.json()["department"]["_id"]
-    return dep_id
 
 
 async def test_the_visitor_carries_os_and_browser_parsed_from_the_user_agent(
@@ -70,8 +64,8 @@ async def test_a_forward_to_a_department_names_the_old_department_and_not_the_ol
     await set_routing(client, admin, "Manual_Selection")
     alice = await create_agent(client, admin, "alice")
     bob = await create_agent(client, admin, "bob")
-    sales = await _department(client, admin, "Sales", alice)
-    billing = await _department(client, admin, "Billing", bob)
+    sales = await create_department(client, admin, "Sales", alice)
+    billing = await create_department(client, admin, "Billing", bob)
     await register_visitor(client, "tok-1", department=sales)
     rid = (await open_room(client, "tok-1"))["_id"]
     await take_from_queue(client, alice, rid)

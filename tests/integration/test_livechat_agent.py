@@ -12,6 +12,7 @@ from omnihook.storage.tables import domain_events
 from tests.livechat_helpers import (
     agent_says,
     create_agent,
+    create_department,
     open_room,
     register_visitor,
     room_info,
@@ -35,19 +36,6 @@ async def _events(database_url: str, room_id: str) -> list[tuple[str, dict[str, 
         await db.dispose()
 
 
-async def _department(
-    client: httpx.AsyncClient, admin: dict[str, str], name: str, *agents: dict[str, str]
-) -> str:
-    response = await client.post(
-        f"{API}/department",
-        json={"department": {"name": name}, "agents": [{"agentId": a["X-User-Id"]} for a in agents]},
-        headers=admin,
-    )
-    assert response.status_code == 200, response.text
-    dep_id: str = response.json()["department"]["_id"]
-    return dep_id
-
-
 async def _chat(client: httpx.AsyncClient, token: str, **params: str) -> str:
     await register_visitor(client, token, f"Visitor {token}")
     room = await open_room(client, token, **params)
@@ -62,8 +50,8 @@ async def test_agents_see_the_general_queue_and_their_departments_not_others(
     await set_routing(client, admin, "Manual_Selection")
     alice = await create_agent(client, admin, "alice")
     bob = await create_agent(client, admin, "bob")
-    sales = await _department(client, admin, "Sales", alice)
-    support = await _department(client, admin, "Support", bob)
+    sales = await create_department(client, admin, "Sales", alice)
+    support = await create_department(client, admin, "Support", bob)
     general = await _chat(client, "t-general")
     in_sales = await _chat(client, "t-sales", department=sales)
     await _chat(client, "t-support", department=support)
@@ -106,7 +94,7 @@ async def test_taking_refuses_taken_unknown_and_other_departments_inquiries(
     await set_routing(client, admin, "Manual_Selection")
     alice = await create_agent(client, admin, "alice")
     bob = await create_agent(client, admin, "bob")
-    support = await _department(client, admin, "Support", bob)
+    support = await create_department(client, admin, "Support", bob)
     rid = await _chat(client, "t-1")
     other_rid = await _chat(client, "t-2", department=support)
     queue = (await client.get(f"{API}/inquiries.queued", headers=admin)).json()["inquiries"]
@@ -215,8 +203,8 @@ async def test_forwarding_to_a_department_assigns_its_agent_or_queues_it(
     alice = await create_agent(client, admin, "alice")
     rid = await _chat(client, "t-1")
     carol = await create_agent(client, admin, "carol")
-    billing = await _department(client, admin, "Billing", carol)
-    empty = await _department(client, admin, "Empty")
+    billing = await create_department(client, admin, "Billing", carol)
+    empty = await create_department(client, admin, "Empty")
     to_billing = await client.post(
         f"{API}/room.forward", json={"roomId": rid, "departmentId": billing}, headers=alice
     )
@@ -319,7 +307,7 @@ async def test_room_lists_filter_by_state_agent_and_department_and_agents_see_th
     alice = await create_agent(client, admin, "alice")
     first = await _chat(client, "t-1")  # alice
     bob = await create_agent(client, admin, "bob")
-    sales = await _department(client, admin, "Sales", bob)
+    sales = await create_department(client, admin, "Sales", bob)
     second = await _chat(client, "t-2", department=sales)  # bob
     await client.post(f"{API}/room.closeByUser", json={"rid": first}, headers=alice)
 
@@ -429,7 +417,7 @@ async def test_auto_selection_queues_when_no_agent_of_the_department_is_availabl
 ) -> None:
     await create_agent(client, admin, "alice")
     bob = await create_agent(client, admin, "bob", available=False)
-    support = await _department(client, admin, "Support", bob)
+    support = await create_department(client, admin, "Support", bob)
     rid = await _chat(client, "t-1", department=support)
     room = await room_info(client, admin, rid)
     assert room["status"] == "queued"
@@ -444,8 +432,8 @@ async def test_under_auto_selection_waiting_chats_go_out_when_an_agent_becomes_a
 ) -> None:
     alice = await create_agent(client, admin, "alice", available=False)
     bob = await create_agent(client, admin, "bob", available=False)
-    sales = await _department(client, admin, "Sales", alice)
-    support = await _department(client, admin, "Support", bob)
+    sales = await create_department(client, admin, "Sales", alice)
+    support = await create_department(client, admin, "Support", bob)
     general = await _chat(client, "t-general")
     in_sales = await _chat(client, "t-sales", department=sales)
     in_support = await _chat(client, "t-support", department=support)
@@ -475,7 +463,7 @@ async def test_transfer_history_records_who_moved_the_chat_from_where_to_whom(
     rid = await _chat(client, "t-1")  # alice serves it
     bob = await create_agent(client, admin, "bob")
     carol = await create_agent(client, admin, "carol")
-    billing = await _department(client, admin, "Billing", carol)
+    billing = await create_department(client, admin, "Billing", carol)
     await client.post(
         f"{API}/room.forward",
         json={"roomId": rid, "userId": bob["X-User-Id"], "comment": "yours"},
@@ -484,7 +472,7 @@ async def test_transfer_history_records_who_moved_the_chat_from_where_to_whom(
     await client.post(f"{API}/room.forward", json={"roomId": rid, "departmentId": billing}, headers=bob)
     await client.post(
         f"{API}/room.transfer",
-        json={"token": "t-1", "rid": rid, "department": await _department(client, admin, "Empty")},
+        json={"token": "t-1", "rid": rid, "department": await create_department(client, admin, "Empty")},
     )
 
     history = await client.get(f"{API}/transfer.history/{rid}", headers=admin)

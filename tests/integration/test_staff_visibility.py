@@ -17,6 +17,7 @@ from tests.livechat_helpers import (
     AGENT_PASSWORD,
     agent_says,
     create_agent,
+    create_department,
     open_room,
     register_visitor,
     room_info,
@@ -31,19 +32,6 @@ API = "/api/v1/livechat"
 # Long and unlike anything else in an answer, so that finding it anywhere in a body means a leak.
 TOKEN = "visitor-secret-0d5e2c9b71"
 OTHER_TOKEN = "visitor-secret-a4f08e6d33"
-
-
-async def _department(
-    client: httpx.AsyncClient, admin: dict[str, str], name: str, *agents: dict[str, str]
-) -> str:
-    response = await client.post(
-        f"{API}/department",
-        json={"department": {"name": name}, "agents": [{"agentId": a["X-User-Id"]} for a in agents]},
-        headers=admin,
-    )
-    assert response.status_code == 200, response.text
-    dep_id: str = response.json()["department"]["_id"]
-    return dep_id
 
 
 async def _manager(client: httpx.AsyncClient, admin: dict[str, str], username: str) -> dict[str, str]:
@@ -133,8 +121,8 @@ async def test_an_agent_of_the_queue_sees_a_waiting_chat_until_another_agent_tak
     alice = await create_agent(client, admin, "alice")
     bob = await create_agent(client, admin, "bob")
     carol = await create_agent(client, admin, "carol")
-    sales = await _department(client, admin, "Sales", alice, bob)
-    await _department(client, admin, "Support", carol)
+    sales = await create_department(client, admin, "Sales", alice, bob)
+    await create_department(client, admin, "Support", carol)
     rid, visitor_id = await _chat(client, TOKEN, department=sales)
 
     waiting = await _statuses(client, bob, rid, visitor_id)
