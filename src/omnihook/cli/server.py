@@ -55,17 +55,9 @@ def worker() -> None:
 @app.command("migrate")
 def migrate_command() -> None:
     """Apply the database migrations."""
-    from omnihook.storage.database import Database
     from omnihook.storage.migrate import migrate
 
-    async def run() -> None:
-        db = Database(get_settings().database_url)
-        try:
-            await migrate(db)
-        finally:
-            await db.dispose()
-
-    asyncio.run(run())
+    with_database(migrate)
     typer.echo("database is up to date")
 
 
