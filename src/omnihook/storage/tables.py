@@ -256,6 +256,8 @@ webhook_endpoints = Table(
     Column("max_in_flight", Integer, nullable=False, default=16),
     Column("ordered", Boolean, nullable=False, default=True),
     Column("disabled_reason", Text, nullable=True),
+    # The first failed attempt after the last success (NULL: not failing); auto-disable reads it.
+    Column("failing_since", UtcDateTime, nullable=True),
     # After a rotation the replaced secret still signs (a second signature) until it expires.
     Column("previous_secret", Text, nullable=True),
     Column("previous_secret_expires_at", UtcDateTime, nullable=True),
@@ -332,6 +334,7 @@ delivery_attempts = Table(
     Column("response_headers", JSON, nullable=True),
     Column("response_body", Text, nullable=True),  # capped
     Index("ix_delivery_attempts_delivery", "delivery_id", "attempt_no"),
+    Index("ix_delivery_attempts_started_at", "started_at"),
 )
 
 # The live connections (realtime sockets, agent streams) of every server process: an agent whose last
