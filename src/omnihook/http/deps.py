@@ -80,6 +80,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 # role check it replaced let through (livechat/permissions.py lists them).
 Agent = Annotated[User, Depends(require_permission("view-l-room"))]
 Manager = Annotated[User, Depends(require_permission("view-livechat-manager"))]
+WebhooksViewer = Annotated[User, Depends(require_permission("view-livechat-webhooks"))]
 CloseRoom = Annotated[User, Depends(require_permission("close-livechat-room"))]
 TransferGuest = Annotated[User, Depends(require_permission("transfer-livechat-guest"))]
 AgentsManager = Annotated[User, Depends(require_permission("manage-livechat-agents"))]

@@ -37,7 +37,11 @@ PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "transfer-livechat-guest": (STAFF, "livechat/room.forward"),
     "view-livechat-manager": (
         MANAGEMENT,
-        "livechat/appearance, livechat/users, inquiries.list, the webhook endpoints, deliveries and CRM integration",
+        "livechat/appearance, livechat/users, inquiries.list, livechat/integrations.settings",
+    ),
+    "view-livechat-webhooks": (
+        MANAGEMENT,
+        "the webhook API: endpoints, their stats and examples, deliveries, the CRM integration's save and test",
     ),
     "manage-livechat-agents": (MANAGEMENT, "add and remove agents"),
     "manage-livechat-managers": (MANAGEMENT, "add and remove managers"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
-from omnihook.http.deps import DB, AppSettings, Manager
+from omnihook.http.deps import DB, AppSettings, WebhooksViewer
 from omnihook.webhooks import endpoint_service as service
 from omnihook.webhooks.runtime import WebhookRuntime
 
@@ -25,14 +25,14 @@ def _enqueued(request: Request) -> Callable[[], None]:
 
 
 @router.get("")
-async def list_endpoints(_: Manager, db: DB) -> dict[str, Any]:
+async def list_endpoints(_: WebhooksViewer, db: DB) -> dict[str, Any]:
     endpoints = await service.list_endpoints(db)
     return {"endpoints": endpoints, "count": len(endpoints), "success": True}
 
 
 @router.post("")
 async def create_endpoint(
-    request: Request, _: Manager, db: DB, settings: AppSettings, body: Any = Body(default=None)
+    request: Request, _: WebhooksViewer, db: DB, settings: AppSettings, body: Any = Body(default=None)
 ) -> dict[str, Any]:
     endpoint = await service.create_endpoint(
         db, body, allow_private_targets=settings.allow_private_targets, on_change=_changed(request)
@@ -41,13 +41,13 @@ async def create_endpoint(
 
 
 @router.get("/stats")
-async def endpoint_stats(_: Manager, db: DB) -> dict[str, Any]:
+async def endpoint_stats(_: WebhooksViewer, db: DB) -> dict[str, Any]:
     """Each endpoint's attempts over the last 24 hours: count, success rate, p50/p99 duration (ms)."""
     return {**await service.endpoint_stats(db), "success": True}
 
 
 @router.get("/{endpoint_id}")
-async def get_endpoint(endpoint_id: str, _: Manager, db: DB) -> dict[str, Any]:
+async def get_endpoint(endpoint_id: str, _: WebhooksViewer, db: DB) -> dict[str, Any]:
     return {"endpoint": await service.get_endpoint(db, endpoint_id), "success": True}
 
 
@@ -55,7 +55,7 @@ async def get_endpoint(endpoint_id: str, _: Manager, db: DB) -> dict[str, Any]:
 async def update_endpoint(
     endpoint_id: str,
     request: Request,
-    _: Manager,
+    _: WebhooksViewer,
     db: DB,
     settings: AppSettings,
     body: Any = Body(default=None),
@@ -71,14 +71,14 @@ async def update_endpoint(
 
 
 @router.delete("/{endpoint_id}")
-async def delete_endpoint(endpoint_id: str, request: Request, _: Manager, db: DB) -> dict[str, Any]:
+async def delete_endpoint(endpoint_id: str, request: Request, _: WebhooksViewer, db: DB) -> dict[str, Any]:
     await service.delete_endpoint(db, endpoint_id, on_change=_changed(request))
     return {"success": True}
 
 
 @router.post("/{endpoint_id}/rotate-secret")
 async def rotate_secret(
-    endpoint_id: str, request: Request, _: Manager, db: DB, body: Any = Body(default=None)
+    endpoint_id: str, request: Request, _: WebhooksViewer, db: DB, body: Any = Body(default=None)
 ) -> dict[str, Any]:
     endpoint = await service.rotate_secret(db, endpoint_id, body, on_change=_changed(request))
     return {"endpoint": endpoint, "success": True}
@@ -86,7 +86,7 @@ async def rotate_secret(
 
 @router.post("/{endpoint_id}/send-example")
 async def send_example(
-    endpoint_id: str, request: Request, _: Manager, db: DB, body: Any = Body(default=None)
+    endpoint_id: str, request: Request, _: WebhooksViewer, db: DB, body: Any = Body(default=None)
 ) -> dict[str, Any]:
     """Enqueue a delivery of a sample payload of `eventType` to this endpoint only (in the delivery log)."""
     delivery = await service.send_example(db, endpoint_id, body, on_enqueued=_enqueued(request))

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 
 from omnihook.domain.errors import InvalidInput
-from omnihook.http.deps import DB, AppSettings, Manager
+from omnihook.http.deps import DB, AppSettings, Manager, WebhooksViewer
 from omnihook.webhooks import settings as integration
 from omnihook.webhooks.runtime import WebhookRuntime
 
@@ -21,7 +21,7 @@ def runtime_of(request: Request) -> WebhookRuntime:
 
 @router.post("/omnichannel/integrations")
 async def save_integrations(
-    request: Request, _: Manager, db: DB, settings: AppSettings, body: Any = Body(default=None)
+    request: Request, _: WebhooksViewer, db: DB, settings: AppSettings, body: Any = Body(default=None)
 ) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", error_type="invalid-params")
@@ -41,6 +41,6 @@ async def integration_settings(_: Manager, db: DB) -> dict[str, Any]:
 
 
 @router.post("/livechat/webhook.test")
-async def webhook_test(request: Request, _: Manager, db: DB) -> dict[str, Any]:
+async def webhook_test(request: Request, _: WebhooksViewer, db: DB) -> dict[str, Any]:
     await integration.send_test(db, runtime_of(request).transport)
     return {"success": True}
