@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,6 +208,63 @@ async def test_a_pending_delivery_cannot_be_redelivered(
     response = await client.post(f"{DELIVERIES}/{pending['_id']}/redeliver", headers=admin)
     assert response.status_code == 400
     assert response.json()["error"] == "error-delivery-pending"
+
+
+async def listed_when(
+    client: httpx.AsyncClient, admin: dict[str, str], ready: Any, *, within: float = 30.0
+) -> list[dict[str, Any]]:
+    """The listing once `ready(deliveries)` holds (fails after `within` s)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        items: list[dict[str, Any]] = (await client.get(DELIVERIES, headers=admin)).json()["deliveries"]
+        if ready(items):
+            return items
+        assert loop.time() < deadline, f"the deliveries never got there: {items}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_delivery_waiting_for_its_rooms_failing_head_says_which_one_it_is_held_behind(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver
+) -> None:
+    await configure(
+        client,
+        admin,
+        LivechatWebhookUrl=receiver.url,
+        LivechatWebhookOnVisitorMessage=True,
+        LivechatWebhookRetryDelay=60_000,
+    )
+    unordered = await client.post(
+        "/api/v1/omnihook/endpoints",
+        json={"name": "Unordered", "url": receiver.url, "eventTypes": ["Message"], "ordered": False},
+        headers=admin,
+    )
+    assert unordered.status_code == 200, unordered.text
+    receiver.default_status = 500
+    busy = await open_chat(client, "tok-1", "first", "second", "third")
+    other = await open_chat(client, "tok-2", "elsewhere")
+
+    def tried_heads(items: list[dict[str, Any]]) -> bool:
+        # Every room's head and every unordered delivery has failed once.
+        return len(items) == 8 and sum(d["attempts"] == 1 for d in items) == 6
+
+    items = await listed_when(client, admin, tried_heads)
+    assert all(d["status"] == "pending" for d in items)
+    ordered = [d for d in reversed(items) if d["endpointId"] == "rocketchat"]  # oldest first
+    head, *behind = [d for d in ordered if d["roomId"] == busy]
+    assert head["attempts"] == 1 and head["heldBehind"] is None
+    assert [d["heldBehind"] for d in behind] == [head["_id"], head["_id"]]
+    assert all(d["attempts"] == 0 for d in behind)
+    # Another room's delivery, and the unordered endpoint's, wait for nobody.
+    assert [d["heldBehind"] for d in ordered if d["roomId"] == other] == [None]
+    assert all(d["heldBehind"] is None for d in items if d["endpointId"] != "rocketchat")
+
+    detail = (await client.get(f"{DELIVERIES}/{behind[-1]['_id']}", headers=admin)).json()["delivery"]
+    assert detail["heldBehind"] == head["_id"]
+    # A page of one row still finds the head, which is not on it.
+    newest = {"roomId": busy, "endpointId": "rocketchat", "count": "1"}
+    page = (await client.get(DELIVERIES, params=newest, headers=admin)).json()["deliveries"]
+    assert [d["heldBehind"] for d in page] == [head["_id"]]
 
 
 async def test_agents_cannot_read_the_delivery_log(client: httpx.AsyncClient, admin: dict[str, str]) -> None:

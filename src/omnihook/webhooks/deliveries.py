@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import iso, utcnow
@@ -28,7 +28,7 @@ def _ts(value: Any) -> str | None:
     return iso(value) if value is not None else None
 
 
-def _delivery_json(row: Any) -> dict[str, Any]:
+def _delivery_json(row: Any, held_behind: str | None = None) -> dict[str, Any]:
     return {
         "_id": row.id,
         "eventId": row.event_id,
@@ -42,9 +42,44 @@ def _delivery_json(row: Any) -> dict[str, Any]:
         "lastStatusCode": row.last_status_code,
         "lastError": row.last_error,
         "nextAttemptAt": _ts(row.next_attempt_at) if row.status == "pending" else None,
+        # The older pending delivery of its queue (same endpoint and room, ordered) that it waits for.
+        "heldBehind": held_behind,
         "createdAt": _ts(row.created_at),
         "deliveredAt": _ts(row.delivered_at),
     }
+
+
+async def _held_behind(conn: AsyncConnection, rows: list[Any]) -> dict[str, str]:
+    """delivery id -> the id of its queue's head, for the pending rows that wait behind an older one.
+
+    One statement for a whole page: each queue's head (its oldest pending row) comes straight from
+    the partial index of pending rows (ix_deliveries_queue). Unordered deliveries are queues of one
+    (their ordering key is their own id) and wait for nobody."""
+    queues = sorted(
+        {(r.endpoint_id, r.ordering_key) for r in rows if r.status == "pending" and r.ordering_key != r.id}
+    )
+    if not queues:
+        return {}
+    heads = [
+        select(deliveries.c.seq, deliveries.c.id, deliveries.c.endpoint_id, deliveries.c.ordering_key)
+        .where(
+            deliveries.c.status == "pending",
+            deliveries.c.endpoint_id == endpoint_id,
+            deliveries.c.ordering_key == key,
+        )
+        .order_by(deliveries.c.seq)
+        .limit(1)
+        .subquery()
+        for endpoint_id, key in queues
+    ]
+    found = await conn.execute(union_all(*(select(*head.c) for head in heads)))
+    head_of = {(h.endpoint_id, h.ordering_key): h for h in found}
+    held: dict[str, str] = {}
+    for row in rows:
+        head = head_of.get((row.endpoint_id, row.ordering_key))
+        if row.status == "pending" and head is not None and head.seq < row.seq:
+            held[row.id] = head.id
+    return held
 
 
 def _listing() -> Any:
@@ -133,7 +168,8 @@ async def list_deliveries(
                 _listing().where(*page).order_by(deliveries.c.seq.desc()).offset(offset).limit(count)
             )
         )
-        items = [_delivery_json(r) for r in rows]
+        held = await _held_behind(conn, rows)
+        items = [_delivery_json(r, held.get(r.id)) for r in rows]
     cursor = rows[-1].seq if len(rows) == count else None
     return {"deliveries": items, "count": len(items), "offset": offset, "total": total, "nextCursor": cursor}
 
@@ -143,6 +179,7 @@ async def get_delivery(db: Database, delivery_id: str) -> dict[str, Any]:
         row = (await conn.execute(_listing().where(deliveries.c.id == delivery_id))).first()
         if row is None:
             raise NotFound("error-delivery-not-found", f"no delivery {delivery_id!r}")
+        held = await _held_behind(conn, [row])
         payload = (
             await conn.execute(select(webhook_events.c.payload).where(webhook_events.c.id == row.event_id))
         ).scalar_one()
@@ -164,7 +201,7 @@ async def get_delivery(db: Database, delivery_id: str) -> dict[str, Any]:
             }
             for a in attempts
         ]
-    return {**_delivery_json(row), "payload": orjson.loads(payload), "attemptsLog": log}
+    return {**_delivery_json(row, held.get(row.id)), "payload": orjson.loads(payload), "attemptsLog": log}
 
 
 async def redeliver(db: Database, delivery_id: str) -> dict[str, Any]:
