@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -209,7 +210,7 @@ async def redeliver(db: Database, delivery_id: str) -> dict[str, Any]:
     async with db.transaction() as uow:
         row = (
             await uow.conn.execute(
-                select(deliveries.c.status, deliveries.c.attempts, webhook_endpoints.c.deleted_at)
+                select(deliveries.c.status, webhook_endpoints.c.deleted_at)
                 .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
                 .where(deliveries.c.id == delivery_id)
             )
@@ -221,22 +222,28 @@ async def redeliver(db: Database, delivery_id: str) -> dict[str, Any]:
             raise Conflict("error-endpoint-deleted", "the endpoint of this delivery was deleted")
         if row.status == "pending":
             raise Conflict("error-delivery-pending", "this delivery is still pending; it will be sent anyway")
-        now = utcnow()
-        await uow.conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id)
-            .values(
-                status="pending",
-                next_attempt_at=now,
-                budget_start=row.attempts,
-                lease_owner=None,
-                lease_until=None,
-                delivered_at=None,
-                updated_at=now,
-            )
-        )
+        await send_again(uow.conn, [delivery_id], utcnow())
         await notify(uow.conn, DELIVERIES_CHANNEL)  # wake a dispatcher in any process
     return await get_delivery(db, delivery_id)
+
+
+async def send_again(conn: AsyncConnection, delivery_ids: Sequence[str], now: datetime) -> None:
+    """The replay itself, for one delivery and for bulk replay jobs alike: each goes out again with its
+    own id, due now, with a fresh retry budget. The caller has checked that they may (not pending,
+    their endpoint not deleted)."""
+    await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(list(delivery_ids)))
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            budget_start=deliveries.c.attempts,
+            lease_owner=None,
+            lease_until=None,
+            delivered_at=None,
+            updated_at=now,
+        )
+    )
 
 
 async def count_pending(conn: AsyncConnection) -> int:
