@@ -249,9 +249,11 @@ def test_agents_forward_a_chat_to_a_department_and_to_an_agent_who_see_it_live(
     visitor.close()
 
 
-def test_the_widget_shows_the_offline_form_when_no_agent_is_available(
+def test_the_widget_shows_the_offline_form_when_no_agent_is_available_and_chats_need_one(
     browser: Browser, server: Server, crm: Receiver, site: EmbeddingSite
 ) -> None:
+    # Rocket.Chat's default; omnihook's (on) lets the chat open and wait in the queue instead.
+    server.call("POST", "settings/Livechat_accept_chats_with_no_agents", {"value": False})
     visitor = Visitor(browser, site)
     visitor.open_site()
     visitor.open_widget()

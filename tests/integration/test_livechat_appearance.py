@@ -33,7 +33,7 @@ async def _post(client: httpx.AsyncClient, headers: dict[str, str], body: Any) -
 async def test_config_has_rocket_chats_shape_with_its_defaults(client: httpx.AsyncClient) -> None:
     config = await _config(client)
     assert config["enabled"] is True
-    assert config["online"] is False
+    assert config["online"] is True  # Livechat_accept_chats_with_no_agents is on: the chat waits in the queue
     assert config["settings"] == {
         "registrationForm": True,
         "allowSwitchingDepartments": True,

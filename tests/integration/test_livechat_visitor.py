@@ -10,6 +10,7 @@ from omnihook.storage.tables import domain_events, offline_messages
 from tests.livechat_helpers import (
     agent_says,
     create_agent,
+    create_department,
     open_chat,
     open_room,
     register_visitor,
@@ -329,9 +330,24 @@ async def test_page_visits_are_kept_as_hidden_navigation_messages_unless_shown(
     assert no_href.status_code == 400
 
 
+async def test_config_offers_the_chat_with_no_agent_online_while_chats_are_accepted_with_no_agents(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # omnihook's default (Livechat_accept_chats_with_no_agents on): the chat waits in the queue.
+    assert (await client.get(f"{API}/config")).json()["config"]["online"] is True
+    await create_agent(client, admin, "alice", available=False)
+    dep_id = await create_department(client, admin, "Empty")
+    per_dep = await client.get(f"{API}/config", params={"department": dep_id})
+    assert per_dep.json()["config"]["online"] is True
+
+
 async def test_config_says_whether_an_agent_is_online_overall_and_per_department(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
+    # Rocket.Chat's default: no chat is offered (the widget shows its offline form) while nobody answers.
+    accept = {"value": False}
+    setting = "/api/v1/settings/Livechat_accept_chats_with_no_agents"
+    assert (await client.post(setting, json=accept, headers=admin)).status_code == 200
     offline = await client.get(f"{API}/config")
     assert offline.json()["config"]["online"] is False
     assert offline.json()["config"]["enabled"] is True

@@ -95,11 +95,17 @@ async def get_or_create_room(
 ACCEPT_WITH_NO_AGENTS = "Livechat_accept_chats_with_no_agents"
 
 
-async def _ensure_someone_may_answer(conn: AsyncConnection, department_id: str | None) -> None:
-    """Rocket.Chat's rule: unless Livechat_accept_chats_with_no_agents is on, a chat opens only while an
-    agent (of the department, when there is one) is available; otherwise it waits in the queue."""
+async def chat_offered(conn: AsyncConnection, department_id: str | None) -> bool:
+    """Rocket.Chat's Livechat.online, livechat/config's `online`: true while
+    Livechat_accept_chats_with_no_agents is on (a chat then waits in the queue), else whether an agent (of
+    the department, when there is one) is available. The widget shows its offline form when it is false."""
     accept = (await read_with_defaults(conn, [ACCEPT_WITH_NO_AGENTS]))[ACCEPT_WITH_NO_AGENTS]
-    if accept is False and not await any_agent_available(conn, department_id):
+    return accept is not False or await any_agent_available(conn, department_id)
+
+
+async def _ensure_someone_may_answer(conn: AsyncConnection, department_id: str | None) -> None:
+    """Rocket.Chat's rule: a chat opens only while one is offered (chat_offered)."""
+    if not await chat_offered(conn, department_id):
         raise InvalidInput(
             "Sorry, no online agents [no-agent-online]", "no agent is available", error_type="no-agent-online"
         )

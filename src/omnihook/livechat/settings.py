@@ -129,8 +129,8 @@ SETTINGS.update(
 
 # Routing and accounts, for the REST that client libraries call (api/routes/users.py): Rocket.Chat's ids.
 # Two defaults differ from Rocket.Chat's, on purpose: a chat opens and waits in the queue when no agent is
-# available (Rocket.Chat refuses it unless Livechat_accept_chats_with_no_agents is on, as omnihook always
-# did before the setting), and nobody registers an account of their own unless an admin opens it (Public).
+# available, and the widget offers it (Rocket.Chat refuses it and shows the offline form unless
+# Livechat_accept_chats_with_no_agents is on, as omnihook always did before the setting), and nobody registers an account of their own unless an admin opens it (Public).
 SETTINGS.update(
     {
         "Livechat_accept_chats_with_no_agents": SettingSpec(bool, True),

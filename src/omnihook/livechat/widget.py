@@ -13,8 +13,7 @@ from omnihook.domain.users import User
 from omnihook.livechat.accounts import find_user
 from omnihook.livechat.departments import list_departments
 from omnihook.livechat.queries import visitor_from_row
-from omnihook.livechat.rooms import open_room_of
-from omnihook.livechat.routing import any_agent_available
+from omnihook.livechat.rooms import chat_offered, open_room_of
 from omnihook.livechat.settings import SETTINGS
 from omnihook.storage.database import Database
 from omnihook.storage.settings_store import read_settings
@@ -108,7 +107,7 @@ async def widget_config(
     async with db.engine.connect() as conn:
         stored = await read_settings(conn, WIDGET_SETTINGS)
         values = {k: stored.get(k, SETTINGS[k].default) for k in WIDGET_SETTINGS}
-        online = await any_agent_available(conn, department_id or None)
+        online = await chat_offered(conn, department_id or None)
         guest = room = agent = None
         if token:
             row = (await conn.execute(select(visitors).where(visitors.c.token == token))).first()
