@@ -352,3 +352,46 @@ live_connections = Table(
     Index("ix_live_connections_visitor", "visitor_token"),
     Index("ix_live_connections_server", "server_id"),
 )
+
+# Bulk replay: a job sends again every delivery that matched its filter when it was created (or, a
+# backfill, creates deliveries of past events for an endpoint created after them), throttled per
+# endpoint; leased like deliveries, so one process at a time runs it and another resumes it.
+replay_jobs = Table(
+    "replay_jobs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(20), nullable=False),  # 'replay' | 'backfill'
+    Column("status", String(20), nullable=False),  # 'running' | 'finished' | 'cancelled'
+    Column("filter", JSON, nullable=False),  # the delivery filter, in the API's names
+    Column("backfill_endpoint_id", String(ID), nullable=True),  # a backfill's endpoint
+    Column("rate_per_second", Integer, nullable=False),  # per endpoint
+    Column("total", Integer, nullable=False),
+    Column("replayed", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),  # no longer replayable when reached
+    Column("endpoints", JSON, nullable=False),  # endpoint id -> how many of the job are for it
+    Column("cursors", JSON, nullable=False),  # endpoint id -> seq of the last item released
+    Column("created_by_id", String(ID), nullable=True),
+    Column("created_by", String(120), nullable=False),  # a username, or "cli:<system user>"
+    Column("cancelled_by", String(120), nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),  # finished or cancelled
+    Index("ix_replay_jobs_status", "status", "created_at"),
+)
+
+# What a job sends, fixed when it is created: one row per matching delivery (a backfill: per event).
+replay_job_items = Table(
+    "replay_job_items",
+    metadata,
+    Column("job_id", String(ID), ForeignKey("replay_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),  # the matched delivery's seq: the order of release
+    Column("endpoint_id", String(ID), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("delivery_id", String(40), nullable=True),  # a backfill's: set when it is created
+    # 'waiting' | 'sent' (released, not yet tried: counts against the rate) | 'done' | 'skipped'
+    Column("state", String(10), nullable=False),
+    Index("ix_replay_job_items_release", "job_id", "endpoint_id", "seq"),
+    Index("ix_replay_job_items_state", "job_id", "state"),
+)
