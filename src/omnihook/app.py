@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = Database(settings.database_url)
     webhook_runtime = WebhookRuntime(db, settings)
     live = install_live_events(db)
+    webhook_runtime.news.pages = live
     presence = Presence(db, grace_seconds=settings.agent_offline_grace_seconds)
 
     @asynccontextmanager

@@ -24,6 +24,7 @@ from omnihook.domain.clock import utcnow
 from omnihook.domain.ids import new_id
 from omnihook.storage.database import Database
 from omnihook.storage.notify import Listener
+from omnihook.webhooks.delivery_news import DeliveryNews
 from omnihook.webhooks.endpoints import EndpointCache, EndpointConfig
 from omnihook.webhooks.outbox import DELIVERIES_CHANNEL
 from omnihook.webhooks.queue_store import Claimed, QueueStore
@@ -59,6 +60,7 @@ class Dispatcher:
         global_cap: int = 1024,
         run_length: int = 32,
         retention: timedelta | None = None,
+        news: DeliveryNews | None = None,
     ) -> None:
         self.db = db
         self.endpoints = endpoints
@@ -69,7 +71,7 @@ class Dispatcher:
         self.store = QueueStore(db, self.owner)
         self.scheduler = Scheduler(prefetch=prefetch, global_cap=global_cap, run_length=run_length)
         self.sender = Sender(transport)
-        self.recorder = Recorder(self.store, lease=lease)
+        self.recorder = Recorder(self.store, lease=lease, news=news)
         self._wake = asyncio.Event()
         self._results: list[Result] = []
         self._results_ready = asyncio.Event()

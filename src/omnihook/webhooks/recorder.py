@@ -23,6 +23,7 @@ from omnihook.livechat.crm import CRM_DATA_CAP, save_crm_answers
 from omnihook.storage.availability import database_unavailable
 from omnihook.storage.storable import storable_headers, storable_text
 from omnihook.webhooks import metrics
+from omnihook.webhooks.delivery_news import DeliveryNews
 from omnihook.webhooks.queue_store import Claimed, Finished, OutcomeRows, QueueStore, Retried
 from omnihook.webhooks.retry import Dead, Delivered, RetryAt
 from omnihook.webhooks.scheduler import ChainPlan, Extension
@@ -133,9 +134,10 @@ def _unreachable(exc: BaseException) -> bool:
 
 
 class Recorder:
-    def __init__(self, store: QueueStore, *, lease: timedelta) -> None:
+    def __init__(self, store: QueueStore, *, lease: timedelta, news: DeliveryNews | None = None) -> None:
         self.store = store
         self.lease = lease
+        self.news = news
         self.held: list[Result] = []
         self._outage_logged = False
 
@@ -208,10 +210,13 @@ class Recorder:
         # with none if it fails (the run then ends where it was).
         extensions = chain.take_extensions()
         taken: list[tuple[Extension, list[Claimed]]] = []
+        changed = [r.item.id for r in results if r.attempted]
         try:
             async with self.store.transaction() as conn:
                 await self.store.write(conn, rows, now)
                 await save_crm_answers(conn, answers)
+                if self.news is not None:
+                    await self.news.before_commit(conn, changed)
                 for extension in extensions:
                     room = chain.extension_room(extension)
                     until = chain.lease_ends([extension.endpoint_id], now)[extension.endpoint_id]
@@ -233,6 +238,8 @@ class Recorder:
             raise
         for extension, behind in taken:
             chain.extended(extension, behind)
+        if self.news is not None:
+            self.news.after_commit(changed)
         _count(results)
         return chained
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from omnihook.config import Settings
 from omnihook.domain.events import DomainEvent
 from omnihook.storage.database import Database
+from omnihook.webhooks.delivery_news import DeliveryNews
 from omnihook.webhooks.dispatcher import Dispatcher
 from omnihook.webhooks.endpoints import EndpointCache
 from omnihook.webhooks.outbox import Outbox
@@ -28,6 +29,8 @@ class WebhookRuntime:
         )
         self.outbox = Outbox(self.endpoints)
         self.dispatcher: Dispatcher | None = None
+        # The live pages hear of each recorded batch; the app sets `news.pages` (its live broker).
+        self.news = DeliveryNews(db)
         db.before_commit.append(self.outbox)
         db.after_commit.append(self._after_commit)
 
@@ -56,6 +59,7 @@ class WebhookRuntime:
                 retention=timedelta(days=days)
                 if (days := self.settings.delivery_retention_days) > 0
                 else None,
+                news=self.news,
             )
             await self.dispatcher.start()
             log.info("webhook dispatcher %s started", self.dispatcher.owner)
