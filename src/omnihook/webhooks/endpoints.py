@@ -42,8 +42,14 @@ class EndpointConfig:
             secrets.append(self.previous_secret)
         return secrets
 
+    @property
+    def takes_deliveries(self) -> bool:
+        """Whether the outbox writes deliveries for it: enabled, or disabled (they are held, unsent,
+        until it is enabled again). The Rocket.Chat integration without a URL is off: it gets nothing."""
+        return bool(self.url)
+
     def wants(self, keys: Iterable[str]) -> bool:
-        return self.enabled and any(k in self.event_types for k in keys)
+        return any(k in self.event_types for k in keys)
 
 
 def endpoint_config(endpoint_id: str, columns: Mapping[str, Any]) -> EndpointConfig:

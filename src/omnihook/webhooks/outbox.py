@@ -1,8 +1,9 @@
 """The transactional outbox: a `db.before_commit` hook that turns domain events into deliveries.
 
-For each event and each enabled endpoint that wants it, the payload is rendered once (from the state
+For each event and each endpoint that wants it, the payload is rendered once (from the state
 inside the transaction) into `webhook_events`, and one `deliveries` row per endpoint is inserted: both
-commit with the change or not at all. When no endpoint wants an event, nothing is queried.
+commit with the change or not at all. When no endpoint wants an event, nothing is queried. A disabled
+endpoint gets its deliveries too: they are held (never claimed) until it is enabled again.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Outbox:
         self.enqueued: set[str] = set()
 
     async def __call__(self, conn: AsyncConnection, events: list[DomainEvent]) -> None:
-        endpoints = [e for e in (await self.endpoints.get(conn)).values() if e.enabled]
+        endpoints = [e for e in (await self.endpoints.get(conn)).values() if e.takes_deliveries]
         if not endpoints:
             return
         now = utcnow()
