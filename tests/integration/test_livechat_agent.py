@@ -446,6 +446,52 @@ async def test_under_auto_selection_waiting_chats_go_out_when_an_agent_becomes_a
     assert (await _events(database_url, general))[-1] == ("room.taken", {"agent_id": alice["X-User-Id"]})
 
 
+async def _set_status(client: httpx.AsyncClient, headers: dict[str, str], status: str) -> None:
+    response = await client.post("/api/v1/users.setStatus", json={"status": status}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_auto_selection_skips_an_available_agent_whose_status_is_offline_but_not_away_or_busy(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    alice = await create_agent(client, admin, "alice")
+    bob = await create_agent(client, admin, "bob")
+    carol = await create_agent(client, admin, "carol")
+    await _set_status(client, alice, "offline")
+    await _set_status(client, bob, "away")  # Rocket.Chat still routes to away and busy agents
+    await _set_status(client, carol, "busy")
+    served = [(await room_info(client, admin, await _chat(client, f"t-{n}")))["servedBy"] for n in range(4)]
+    assert sorted(s["username"] for s in served) == ["bob", "bob", "carol", "carol"]
+
+
+async def test_an_agent_whose_status_is_offline_counts_as_nobody_and_gets_the_queue_when_back_online(
+    client: httpx.AsyncClient, admin: dict[str, str], database_url: str
+) -> None:
+    alice = await create_agent(client, admin, "alice")
+    bob = await create_agent(client, admin, "bob")
+    await _set_status(client, alice, "offline")
+    support = await create_department(client, admin, "Support", alice, bob)
+    served_by_bob = await _chat(client, "t-1", department=support)
+    assert (await room_info(client, admin, served_by_bob))["servedBy"]["username"] == "bob"
+    forward = {"roomId": served_by_bob, "userId": alice["X-User-Id"]}
+    refused_forward = await client.post(f"{API}/room.forward", json=forward, headers=bob)
+    assert refused_forward.json()["error"] == "error-agent-not-available"
+    await _set_status(client, bob, "offline")
+    accept = "/api/v1/settings/Livechat_accept_chats_with_no_agents"
+    await client.post(accept, json={"value": False}, headers=admin)
+    config = (await client.get(f"{API}/config", params={"department": support})).json()["config"]
+    assert config["online"] is False
+    await register_visitor(client, "t-refused")
+    refused = await client.get(f"{API}/room", params={"token": "t-refused", "department": support})
+    assert refused.json()["errorType"] == "no-agent-online"
+    await client.post(accept, json={"value": True}, headers=admin)
+    waiting = await _chat(client, "t-2", department=support)
+    assert (await room_info(client, admin, waiting))["status"] == "queued"
+    await _set_status(client, alice, "online")
+    assert (await room_info(client, admin, waiting))["servedBy"]["username"] == "alice"
+    assert (await _events(database_url, waiting))[-1] == ("room.taken", {"agent_id": alice["X-User-Id"]})
+
+
 async def test_under_manual_selection_becoming_available_assigns_nothing(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

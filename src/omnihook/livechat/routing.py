@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, select, update
+from sqlalchemy import String, and_, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
@@ -48,6 +48,32 @@ def _is_agent_clause() -> Any:
     return cast(users.c.roles, String).contains(f'"{Role.AGENT.value}"')
 
 
+# users.setStatus's status that hides a user: such an agent gets no chat, whatever its availability.
+OFFLINE_STATUS = "offline"
+
+
+def _takes_chats_clause() -> Any:
+    """Rocket.Chat's queryStatusAgentOnline: an active agent, available for livechat, whose status is not
+    offline. As in Rocket.Chat, away and busy agents still get chats; a status never set follows the
+    connection, which presence already turns into availability."""
+    return and_(
+        users.c.livechat_status == AgentStatus.AVAILABLE,
+        users.c.active.is_(True),
+        _is_agent_clause(),
+        or_(users.c.status.is_(None), users.c.status != OFFLINE_STATUS),
+    )
+
+
+def takes_chats(user: User) -> bool:
+    """The same rule as _takes_chats_clause, for a user already loaded."""
+    return (
+        user.is_agent
+        and user.active
+        and user.livechat_status == AgentStatus.AVAILABLE
+        and user.status != OFFLINE_STATUS
+    )
+
+
 async def pick_agent(conn: AsyncConnection, department_id: str | None) -> AgentRef | None:
     """The available agent (of the department, when there is one) with the fewest open chats."""
     open_chats = func.count(rooms.c.id)
@@ -58,11 +84,7 @@ async def pick_agent(conn: AsyncConnection, department_id: str | None) -> AgentR
                 rooms, and_(rooms.c.served_by_id == users.c.id, rooms.c.status == RoomStatus.SERVED)
             )
         )
-        .where(
-            users.c.livechat_status == AgentStatus.AVAILABLE,
-            users.c.active.is_(True),
-            _is_agent_clause(),
-        )
+        .where(_takes_chats_clause())
         .group_by(users.c.id, users.c.username)
         .order_by(open_chats, users.c.username)
         .limit(1)
@@ -77,9 +99,7 @@ async def pick_agent(conn: AsyncConnection, department_id: str | None) -> AgentR
 
 
 async def any_agent_available(conn: AsyncConnection, department_id: str | None = None) -> bool:
-    query = select(users.c.id).where(
-        users.c.livechat_status == AgentStatus.AVAILABLE, users.c.active.is_(True), _is_agent_clause()
-    )
+    query = select(users.c.id).where(_takes_chats_clause())
     if department_id is not None:
         members = select(department_agents.c.agent_id).where(
             department_agents.c.department_id == department_id
@@ -296,7 +316,7 @@ async def forward_to_agent(
             raise InvalidInput("error-invalid-agent", f"{target.username} is not a livechat agent")
         if room.served_by is not None and room.served_by.id == target.id:
             raise InvalidInput("error-selected-agent-room-agent", "the chat is already served by this agent")
-        if target.livechat_status != AgentStatus.AVAILABLE:
+        if not takes_chats(target):
             raise InvalidInput("error-agent-not-available", f"{target.username} is not available now")
         by = Transferrer(id=actor.id, username=actor.username, name=actor.name)
         to_agent = AgentRef(target.id, target.username)

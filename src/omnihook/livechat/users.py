@@ -6,7 +6,7 @@ records TokensRevoked so that their live connections close too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from omnihook.domain.rooms import AgentStatus, RoomStatus
 from omnihook.domain.users import EVERY_USER, ROLES, Role, User
 from omnihook.livechat import accounts
 from omnihook.livechat.accounts import EMAIL_RE, USERNAME_RE, find_user, user_from_row
-from omnihook.livechat.routing import enqueue
+from omnihook.livechat.routing import dispatch_queue, enqueue, takes_chats
 from omnihook.livechat.settings import read_with_defaults
 from omnihook.storage.database import Database, UnitOfWork
 from omnihook.storage.tables import auth_tokens, department_agents, live_connections, rooms, users
@@ -220,6 +220,9 @@ async def set_status(
         if message is not None:
             values["status_text"] = message
         await uow.conn.execute(update(users).where(users.c.id == target.id).values(**values))
+        back = replace(target, status=status) if status is not None else target
+        if takes_chats(back) and not takes_chats(target):
+            await dispatch_queue(uow, back)  # an agent back from offline gets the chats that waited
 
 
 async def connection_status(db: Database, user: User) -> str:
