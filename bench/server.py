@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from bench.harness import Context
-from bench.proc import Child, Children, free_port, omnihook_argv
+from bench.proc import Child, Children, free_port, omnihook_argv, python_argv
 
 ADMIN = "bench"
 ADMIN_PASSWORD = "bench-password-1"
@@ -178,6 +178,20 @@ async def start_server(children: Children, http: aiohttp.ClientSession, database
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def start_memory_server(children: Children, http: aiohttp.ClientSession, concurrency: int) -> Api:
+    """The in-memory baseline (bench/memory_server.py), answering the same REST calls as omnihook, with
+    `concurrency` webhook requests in flight at most (omnihook's cap for the endpoint)."""
+    port = free_port()
+    child, _ = await children.start(
+        "memory-server",
+        python_argv("bench.memory_server", "--port", str(port), "--concurrency", str(concurrency)),
+        ready_line="READY",
+    )
+    api = Api(f"http://127.0.0.1:{port}", http, child)
+    await api.login()
+    return api
 
 
 async def start_worker(children: Children, database_url: str, name: str = "worker") -> tuple[Child, float]:
