@@ -36,8 +36,11 @@ async def test_users_register_works_only_once_registration_is_public(
 ) -> None:
     body = {"username": "newbie", "email": "newbie@example.com", "name": "New Bie", "pass": AGENT_PASSWORD}
     closed = await client.post(f"{API}/users.register", json=body)
-    assert closed.status_code == 403
+    assert closed.status_code == 400  # Rocket.Chat's API.v1.failure of registerUser's Meteor.Error
     assert closed.json()["error"] == "User registration is disabled [error-user-registration-disabled]"
+    assert closed.json()["errorType"] == "error-user-registration-disabled"
+    admin_name = await client.post(f"{API}/users.register", json={**body, "username": "admin"})
+    assert admin_name.json()["errorType"] == "error-user-registration-disabled"  # names are not probed
     await _post(client, "settings/Accounts_RegistrationForm", {"value": "Public"}, admin)
     registered = await client.post(f"{API}/users.register", json=body)
     assert registered.status_code == 200, registered.text

@@ -46,8 +46,8 @@ async def register(db: Database, *, username: str, email: str, name: str, passwo
     async with db.engine.connect() as conn:
         form = (await read_with_defaults(conn, [REGISTRATION]))[REGISTRATION]
         taken = (await conn.execute(select(users.c.id).where(users.c.username == username))).first()
-    if form != "Public":
-        raise rc_error(Forbidden, "User registration is disabled", "error-user-registration-disabled")
+    if form != "Public":  # before the username check, so a closed form tells nobody which names exist
+        raise rc_error(InvalidInput, "User registration is disabled", "error-user-registration-disabled")
     if taken is not None:
         raise InvalidInput(
             "Username is already in use", "username: taken", error_type="error-field-unavailable"
