@@ -70,6 +70,7 @@ def test_a_dead_delivery_is_inspected_and_sent_again_from_the_deliveries_page(
     expect(attempts).to_have_count(2)
     expect(attempts.nth(0)).to_contain_text("status 500")
     expect(attempts.nth(1)).to_contain_text("status 503")
+    attempts.nth(1).locator("summary").click()
     expect(attempts.nth(1).locator(".response-body")).to_have_text("CRM under maintenance")
     expect(page.locator("#payload")).to_contain_text('"type": "LivechatOfflineMessage"')
     expect(page.locator("#payload")).to_contain_text("Call me back")
@@ -84,7 +85,7 @@ def test_a_dead_delivery_is_inspected_and_sent_again_from_the_deliveries_page(
     assert again.json()["message"] == "Call me back"
     assert again.header("webhook-id") == receiver.requests[0].header("webhook-id")
     assert wait_for_delivery(server, "delivered")["_id"] == dead["_id"]
-    page.get_by_role("button", name="Refresh").click()
+    # The page follows the live stream: no Refresh needed.
     expect(page.locator("#status")).to_have_text("delivered")
     expect(attempts).to_have_count(3)
     expect(attempts.nth(2)).to_contain_text("status 200")
@@ -129,3 +130,139 @@ def test_deliveries_show_their_endpoint_and_filter_by_endpoint_and_by_text_in_th
     page.reload()
     expect(page.get_by_label("Search")).to_have_value("order 1234")
     expect(rows).to_have_count(1)
+
+
+def open_chat(server: Server, token: str, *texts: str) -> str:
+    """A visitor opens a chat through the REST API and writes `texts`; returns the room id."""
+    visitor = {"token": token, "name": f"Visitor {token}", "email": f"{token}@example.com"}
+    server.call("POST", "livechat/visitor", {"visitor": visitor}, headers={})
+    rid: str = server.call("GET", f"livechat/room?token={token}", headers={})["room"]["_id"]
+    for text in texts:
+        server.call("POST", "livechat/message", {"token": token, "rid": rid, "msg": text}, headers={})
+    return rid
+
+
+def deliveries_when(server: Server, ready: Any, query: str = "") -> list[dict[str, Any]]:
+    """The listing once `ready(deliveries)` holds (fails after a minute)."""
+    deadline = time.monotonic() + 60
+    while True:
+        found: list[dict[str, Any]] = server.call("GET", f"omnihook/deliveries{query}")["deliveries"]
+        if ready(found):
+            return found
+        assert time.monotonic() < deadline, f"the deliveries never got there: {found}"
+        time.sleep(0.1)
+
+
+def test_a_delivery_waiting_for_its_rooms_failing_head_says_it_is_held_behind_it_and_links_to_it(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    server.call(
+        "POST",
+        "omnichannel/integrations",
+        {
+            "LivechatWebhookUrl": receiver.url,
+            "LivechatWebhookOnVisitorMessage": True,
+            "LivechatWebhookRetryDelay": 3_600_000,
+        },
+    )
+    receiver.default_status = 500
+    rid = open_chat(server, "held-1", "first", "second")
+    newest, head = deliveries_when(server, lambda found: len(found) == 2 and found[1]["attempts"] == 1)
+    assert newest["heldBehind"] == head["_id"]
+
+    log_in(page, ADMIN_USERNAME, ADMIN_PASSWORD, f"/admin/deliveries?roomId={rid}")
+    rows = page.locator("#deliveries tbody tr")
+    expect(rows).to_have_count(2)
+    held = rows.nth(0)
+    expect(held).to_contain_text(f"held behind {head['_id']}")
+    # The head itself waits for its retry time, not for another delivery.
+    expect(rows.nth(1)).not_to_contain_text("held behind")
+    held.get_by_role("link", name=head["_id"]).click()
+    page.wait_for_url(f"**/admin/deliveries/{head['_id']}")
+    expect(page.locator("#facts")).to_contain_text("Next attempt")
+    expect(page.locator("#held")).to_have_count(0)
+
+    page.goto(f"/admin/deliveries/{newest['_id']}")
+    expect(page.locator("#held")).to_contain_text(f"held behind {head['_id']}")
+    expect(page.locator("#attempts")).to_have_text("No attempt yet.")
+    screenshot(page, "delivery-held")
+
+
+def test_eleven_attempts_are_a_compact_timeline_of_one_line_each_that_opens_on_click(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    server.call(
+        "POST",
+        "omnichannel/integrations",
+        {
+            "LivechatWebhookUrl": receiver.url,
+            "LivechatWebhookOnOfflineMsg": True,
+            "LivechatWebhookRetries": 10,
+            "LivechatWebhookRetryDelay": 10,
+        },
+    )
+    receiver.default_status = 502
+    receiver.response_body = "bad gateway, try later"
+    offline = {"name": "Night Owl", "email": "owl@example.com", "message": "Call me back"}
+    server.call("POST", "livechat/offline.message", offline, headers={})
+    dead = wait_for_delivery(server, "dead")
+    assert dead["attempts"] == 11
+
+    log_in(page, ADMIN_USERNAME, ADMIN_PASSWORD, f"/admin/deliveries/{dead['_id']}")
+    attempts = page.locator("#attempts .attempt")
+    expect(attempts).to_have_count(11)
+    lines = attempts.locator("summary")
+    for n in range(11):
+        expect(lines.nth(n)).to_contain_text(f"#{n + 1}")
+        expect(lines.nth(n)).to_contain_text("status 502")
+        expect(lines.nth(n)).to_contain_text(" ms")
+    # One line each: the whole timeline is shorter than two of the old cards.
+    box = page.locator("#attempts").bounding_box()
+    assert box is not None and box["height"] < 11 * 40, box
+    body = attempts.nth(2).locator(".response-body")
+    expect(body).to_be_hidden()
+    lines.nth(2).click()
+    expect(body).to_be_visible()
+    expect(body).to_have_text("bad gateway, try later")
+    expect(attempts.nth(2)).to_contain_text("webhook-id")  # the request headers
+    expect(attempts.nth(3).locator(".response-body")).to_be_hidden()
+    screenshot(page, "delivery-timeline")
+    lines.nth(2).click()
+    expect(body).to_be_hidden()
+
+
+def test_an_attempt_recorded_while_the_pages_are_open_shows_up_on_both_without_a_reload(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    server.call(
+        "POST",
+        "omnichannel/integrations",
+        {
+            "LivechatWebhookUrl": receiver.url,
+            "LivechatWebhookOnVisitorMessage": True,
+            "LivechatWebhookRetryDelay": 6_000,
+        },
+    )
+    receiver.statuses = [500]  # the first try fails, the retry six seconds later is delivered
+    open_chat(server, "live-1", "hello")
+    [pending] = deliveries_when(server, lambda found: len(found) == 1 and found[0]["attempts"] == 1)
+    assert pending["status"] == "pending"
+
+    log_in(page, ADMIN_USERNAME, ADMIN_PASSWORD, "/admin/deliveries")
+    row = page.locator("#deliveries tbody tr").first
+    expect(row.locator("td").nth(4)).to_have_text("pending")
+    detail = page.context.new_page()  # logged in too: the same browser
+    detail.goto(f"/admin/deliveries/{pending['_id']}")
+    expect(detail.locator("#status")).to_have_text("pending")
+    expect(detail.locator("#attempts .attempt")).to_have_count(1)
+    for shown in (page, detail):  # a reload would forget this
+        shown.evaluate("window.notReloaded = true")
+
+    expect(row.locator("td").nth(4)).to_have_text("delivered")
+    expect(row.locator("td").nth(5)).to_have_text("2")
+    expect(row.locator("td").nth(6)).to_have_text("200")
+    expect(detail.locator("#status")).to_have_text("delivered")
+    expect(detail.locator("#attempts .attempt")).to_have_count(2)
+    expect(detail.locator("#attempts .attempt").nth(1)).to_contain_text("status 200")
+    for shown in (page, detail):
+        assert shown.evaluate("window.notReloaded") is True

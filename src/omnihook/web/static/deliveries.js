@@ -1,7 +1,9 @@
-// Deliveries: the delivery log with filters; rows link to the detail page.
+// Deliveries: the delivery log with filters; rows link to the detail page and follow the live stream.
 "use strict";
 
 const PAGE_SIZE = 50;
+// Live notes come in bursts (one per recorded batch): the page reloads at most this often.
+const RELOAD_AFTER_MS = 300;
 
 document.addEventListener("DOMContentLoaded", async () => {
   const form = document.getElementById("filters");
@@ -10,9 +12,16 @@ document.addEventListener("DOMContentLoaded", async () => {
   const info = document.getElementById("page-info");
   const prev = document.getElementById("prev");
   const next = document.getElementById("next");
+  const replay = document.getElementById("replay-matching");
   const params = new URLSearchParams(location.search);
-  let offset = Number(params.get("offset") || 0);
   const FILTERS = ["status", "type", "endpointId", "roomId", "since", "q"];
+  // Pages by cursor (the API's nextCursor): as fast on the millionth row as on the first, and a page
+  // stays the same rows while new deliveries arrive. `newer` holds the pages before this one.
+  let before = Number(params.get("before")) || null;
+  let position = before === null ? 0 : null; // unknown when opened on a later page
+  let newer = [];
+  // The ids the rows shown depend on (theirs, and the deliveries they are held behind).
+  let shown = new Set();
 
   await OH.start();
   // The endpoint filter lists every endpoint, the Rocket.Chat integration included.
@@ -42,6 +51,21 @@ document.addEventListener("DOMContentLoaded", async () => {
     return { ...f, since: f.since ? new Date(f.since).toISOString() : "" };
   }
 
+  // Pending, and waiting for an older pending delivery of the same endpoint and room (ordered delivery).
+  function heldBehind(d) {
+    return OH.el(
+      "span",
+      { class: "held", title: "Deliveries to this endpoint for this room go out in order: this one waits until that one is delivered or dead." },
+      "held behind ",
+      OH.el("a", { href: `/admin/deliveries/${encodeURIComponent(d.heldBehind)}` }, OH.el("code", {}, d.heldBehind)),
+    );
+  }
+
+  function nextRetry(d) {
+    if (d.status !== "pending") return "—";
+    return d.heldBehind ? heldBehind(d) : OH.time(d.nextAttemptAt);
+  }
+
   function row(d) {
     const link = `/admin/deliveries/${encodeURIComponent(d._id)}`;
     const cells = [
@@ -58,7 +82,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       OH.el("td", {}, OH.el("span", { class: `badge ${d.status}` }, d.status)),
       OH.el("td", { class: "num" }, d.attempts),
       OH.el("td", { class: "num" }, d.lastStatusCode ?? (d.lastError ? "error" : "—")),
-      OH.el("td", {}, d.status === "pending" ? OH.time(d.nextAttemptAt) : "—"),
+      OH.el("td", {}, nextRetry(d)),
       OH.el(
         "td",
         {},
@@ -82,19 +106,24 @@ document.addEventListener("DOMContentLoaded", async () => {
   async function load() {
     table.setAttribute("aria-busy", "true");
     const f = filters();
-    history.replaceState(null, "", `${location.pathname}${OH.query({ ...f, offset: offset || "" })}`);
+    history.replaceState(null, "", `${location.pathname}${OH.query({ ...f, before: before || "" })}`);
+    replay.href = `/admin/replays${OH.query(apiFilters(f))}`;
     try {
-      const result = await OH.api("GET", `omnihook/deliveries${OH.query({ ...apiFilters(f), offset, count: PAGE_SIZE })}`);
+      const result = await OH.api("GET", `omnihook/deliveries${OH.query({ ...apiFilters(f), before: before || "", count: PAGE_SIZE })}`);
       const items = result.deliveries || [];
       body.replaceChildren(
         ...(items.length
           ? items.map(row)
           : [OH.el("tr", {}, OH.el("td", { colspan: 9, class: "empty" }, "No deliveries match."))]),
       );
+      shown = new Set(items.flatMap((d) => [d._id, d.heldBehind].filter(Boolean)));
       const total = result.total ?? items.length;
-      info.textContent = items.length ? `${offset + 1}–${offset + items.length} of ${total}` : "";
-      prev.disabled = offset === 0;
-      next.disabled = offset + items.length >= total;
+      const range = position === null ? `${items.length}` : `${position + 1}–${position + items.length}`;
+      info.textContent = items.length ? `${range} of ${total}` : "";
+      prev.disabled = before === null;
+      next.disabled = result.nextCursor === null || result.nextCursor === undefined;
+      next.dataset.cursor = result.nextCursor ?? "";
+      next.dataset.count = items.length;
       OH.showPageError("");
     } catch (err) {
       OH.showPageError(`Could not load the deliveries: ${err.message}`);
@@ -103,28 +132,54 @@ document.addEventListener("DOMContentLoaded", async () => {
     }
   }
 
+  function firstPage() {
+    before = null;
+    position = 0;
+    newer = [];
+  }
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    offset = 0;
+    firstPage();
     load();
   });
   for (const select of form.querySelectorAll("select")) select.addEventListener("change", () => form.requestSubmit());
   document.getElementById("refresh").addEventListener("click", load);
   prev.addEventListener("click", () => {
-    offset = Math.max(0, offset - PAGE_SIZE);
+    const page = newer.pop();
+    if (page) ({ before, position } = page);
+    else firstPage(); // opened on a later page: back to the newest
     load();
   });
   next.addEventListener("click", () => {
-    offset += PAGE_SIZE;
+    newer.push({ before, position });
+    if (position !== null) position += Number(next.dataset.count);
+    before = Number(next.dataset.cursor);
     load();
   });
 
   await load();
-  // New chat events mean new deliveries: reload when the first page is shown (debounced).
-  let pending = null;
+  let reload = null;
+  function reloadSoon() {
+    if (reload === null) {
+      reload = setTimeout(() => {
+        reload = null;
+        load();
+      }, RELOAD_AFTER_MS);
+    }
+  }
+  let connected = false;
   OH.agentStream((note) => {
-    if (note.kind === "hello" || offset !== 0) return;
-    clearTimeout(pending);
-    pending = setTimeout(load, 300);
+    if (note.kind === "hello") {
+      // A reconnection: what was missed meanwhile is reloaded.
+      if (connected) reloadSoon();
+      connected = true;
+    } else if (note.kind === "deliveries.changed") {
+      // An attempt recorded or a status changed: reload when it concerns a row shown.
+      if (!note.deliveryIds || note.deliveryIds.some((id) => shown.has(id))) reloadSoon();
+    } else if (note.kind === "resync" || before === null) {
+      // New chat events mean new deliveries at the top of the newest page.
+      reloadSoon();
+    }
   });
 });

@@ -1,5 +1,9 @@
-// One delivery: what was sent, every attempt and its answer; send it again.
+// One delivery: what was sent, every attempt and its answer (a compact timeline, one line an attempt,
+// each opening on its request and response); send it again. Follows the live stream.
 "use strict";
+
+// Live notes come in bursts (one per recorded batch): the page reloads at most this often.
+const RELOAD_AFTER_MS = 300;
 
 document.addEventListener("DOMContentLoaded", async () => {
   const id = document.getElementById("delivery-id").dataset.id;
@@ -35,19 +39,54 @@ document.addEventListener("DOMContentLoaded", async () => {
     );
   }
 
-  function attemptCard(a) {
-    const outcome = a.statusCode !== null && a.statusCode !== undefined ? `status ${a.statusCode}` : "no answer";
-    return OH.el(
-      "section",
-      { class: "attempt", dataset: { attempt: a.attempt } },
-      OH.el("h3", {}, `Attempt ${a.attempt} · ${outcome} · ${a.durationMs} ms · ${OH.time(a.startedAt)}`),
+  function outcome(a) {
+    if (a.statusCode !== null && a.statusCode !== undefined) return `status ${a.statusCode}`;
+    return a.error ? "error" : "no answer";
+  }
+
+  // The attempts the user opened stay open when a live update redraws the timeline.
+  const opened = new Set();
+
+  function attemptLine(a) {
+    const ok = a.statusCode !== null && a.statusCode !== undefined && a.statusCode >= 200 && a.statusCode < 300 && !a.error;
+    const details = OH.el(
+      "details",
+      { class: `attempt ${ok ? "ok" : "failed"}`, dataset: { attempt: a.attempt }, open: opened.has(a.attempt) },
+      OH.el(
+        "summary",
+        { title: "Show the request headers and the answer" },
+        OH.el("span", { class: "no" }, `#${a.attempt}`),
+        OH.el("time", { datetime: a.startedAt || "" }, OH.time(a.startedAt)),
+        OH.el("span", { class: "duration" }, `${a.durationMs} ms`),
+        OH.el("span", { class: "outcome" }, outcome(a)),
+        OH.el("span", { class: "error-line" }, a.error || ""),
+      ),
       a.error ? OH.el("div", { class: "alert error" }, a.error) : null,
       OH.el("h4", {}, "Request headers"),
       headersTable(a.requestHeaders),
+      OH.el("h4", {}, "Response headers"),
+      a.responseHeaders ? headersTable(a.responseHeaders) : OH.el("p", { class: "hint" }, "not kept (kept for failed attempts)"),
       OH.el("h4", {}, "Response body"),
       a.responseBody ? OH.el("pre", { class: "response-body" }, a.responseBody) : OH.el("p", { class: "hint" }, "empty"),
     );
+    details.addEventListener("toggle", () => (details.open ? opened.add(a.attempt) : opened.delete(a.attempt)));
+    return OH.el("li", {}, details);
   }
+
+  function nextAttempt(d) {
+    if (d.status !== "pending") return null;
+    if (!d.heldBehind) return OH.time(d.nextAttemptAt);
+    return OH.el(
+      "span",
+      { id: "held", class: "held" },
+      "held behind ",
+      OH.el("a", { href: `/admin/deliveries/${encodeURIComponent(d.heldBehind)}` }, OH.el("code", {}, d.heldBehind)),
+      OH.el("span", { class: "hint" }, " (deliveries to this endpoint for this room go out in order: this one waits until that one is delivered or dead)"),
+    );
+  }
+
+  // The ids this page depends on: its delivery, and the one it is held behind.
+  let watched = new Set([id]);
 
   async function load() {
     facts.setAttribute("aria-busy", "true");
@@ -69,12 +108,15 @@ document.addEventListener("DOMContentLoaded", async () => {
       ...fact("Last status code", d.lastStatusCode),
       ...fact("Last error", d.lastError),
       ...fact("Created", OH.time(d.createdAt)),
-      ...fact("Next attempt", d.status === "pending" ? OH.time(d.nextAttemptAt) : null),
+      ...fact(d.heldBehind ? "Waiting" : "Next attempt", nextAttempt(d)),
       ...fact("Delivered", OH.time(d.deliveredAt)),
     );
     facts.setAttribute("aria-busy", "false");
     const log = d.attemptsLog || [];
-    attempts.replaceChildren(...(log.length ? log.map(attemptCard) : [OH.el("p", { class: "empty" }, "No attempt yet.")]));
+    attempts.replaceChildren(
+      ...(log.length ? [OH.el("ol", { class: "timeline" }, log.map(attemptLine))] : [OH.el("p", { class: "empty" }, "No attempt yet.")]),
+    );
+    watched = new Set([id, d.heldBehind].filter(Boolean));
     payload.textContent = pretty(d.payload);
     // Pending deliveries are still being worked on; the others can be sent again.
     redeliver.hidden = d.status === "pending";
@@ -88,7 +130,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     try {
       await OH.api("POST", `omnihook/deliveries/${encodeURIComponent(id)}/redeliver`);
       result.className = "alert ok";
-      result.textContent = "Queued for delivery again. The new attempt appears below once it is made (press Refresh).";
+      result.textContent = "Queued for delivery again. The new attempt appears below once it is made.";
       await load();
     } catch (err) {
       result.className = "alert error";
@@ -100,4 +142,24 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("reload").addEventListener("click", load);
 
   await load();
+  let reload = null;
+  function reloadSoon() {
+    if (reload === null) {
+      reload = setTimeout(() => {
+        reload = null;
+        load();
+      }, RELOAD_AFTER_MS);
+    }
+  }
+  let connected = false;
+  OH.agentStream((note) => {
+    if (note.kind === "hello") {
+      if (connected) reloadSoon(); // a reconnection: what was missed meanwhile
+      connected = true;
+    } else if (note.kind === "resync") {
+      reloadSoon();
+    } else if (note.kind === "deliveries.changed") {
+      if (!note.deliveryIds || note.deliveryIds.some((d) => watched.has(d))) reloadSoon();
+    }
+  });
 });
