@@ -254,3 +254,58 @@ async def test_a_message_is_loaded_once_for_all_the_sockets_following_its_room(
         finally:
             event.remove(engine, "before_cursor_execute", count)
     assert len(reads) == 1, reads
+
+
+async def _events_until(socket: DDPClient, rid: str, text: str) -> list[dict[str, Any]]:
+    """The socket's events up to the message `text` of room `rid`: what it heard in between."""
+    heard = []
+    while True:
+        frame = await asyncio.wait_for(socket.events.get(), 30)
+        heard.append(frame)
+        fields = frame["fields"]
+        in_room = frame["collection"] == "stream-room-messages" and fields["eventName"] == rid
+        if in_room and fields["args"][0]["msg"] == text:
+            return heard
+
+
+async def test_an_agent_stops_hearing_a_room_once_it_moves_away_and_hears_it_again_when_it_comes_back(
+    client: httpx.AsyncClient, admin: dict[str, str], ws_url: str
+) -> None:
+    first = await create_agent(client, admin, "agent.one")
+    moved = await open_chat(client, "visitor-1")
+    kept = await open_chat(client, "visitor-2")  # agent.one keeps this one: a marker in its stream
+    second = await create_agent(client, admin, "agent.two")
+    async with DDPClient.open(ws_url) as console, DDPClient.open(ws_url) as widget:
+        assert "result" in await console.call("login", {"resume": first["X-Auth-Token"]})
+        for stream in STREAMS:
+            assert (await console.sub(stream, key_for(stream, moved)))["msg"] == "ready"
+        assert (await console.sub("stream-room-messages", kept))["msg"] == "ready"
+        await visitor_socket_for(widget, "visitor-1", moved)
+        guest = (await client.get("/api/v1/livechat/visitor/visitor-1")).json()["visitor"]["username"]
+
+        forward = {"roomId": moved, "userId": second["X-User-Id"]}
+        forwarded = await client.post("/api/v1/livechat/room.forward", json=forward, headers=first)
+        assert forwarded.status_code == 200, forwarded.text
+        await agent_says(client, second, moved, "agent two here")
+        typed = await widget.call(
+            "stream-notify-room", f"{moved}/typing", guest, True, {"token": "visitor-1"}
+        )
+        assert typed.get("error") is None, typed
+        await agent_says(client, first, kept, "marker")
+        # The visitor keeps hearing its chat; agent.one hears nothing of it after the move.
+        assert await _events_until(widget, moved, "agent two here")
+        heard = await _events_until(console, kept, "marker")
+        about_moved = [f for f in heard if f["fields"]["eventName"].startswith(moved)]
+        assert all(f["fields"]["args"][0].get("msg") != "agent two here" for f in about_moved), about_moved
+        assert not [f for f in about_moved if f["collection"] == "stream-notify-room"], about_moved
+        assert not [f for f in about_moved if f["collection"] == "stream-livechat-room"], about_moved
+
+        # Forwarded back, agent.one hears the room again on the same subscriptions.
+        back = {"roomId": moved, "userId": first["X-User-Id"]}
+        returned = await client.post("/api/v1/livechat/room.forward", json=back, headers=second)
+        assert returned.status_code == 200, returned.text
+        await client.post(
+            "/api/v1/livechat/message", json={"token": "visitor-1", "rid": moved, "msg": "still me"}
+        )
+        heard = await _events_until(console, moved, "still me")
+        assert any(f["collection"] == "stream-livechat-room" for f in heard)  # agentData: agent.one

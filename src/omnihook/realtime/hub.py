@@ -12,13 +12,15 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from omnihook.domain.errors import Unauthorized
+from omnihook.domain.errors import DomainError, NotFound, Unauthorized
 from omnihook.domain.rooms import CLOSE_MESSAGE, TRANSFER_MESSAGE
 from omnihook.livechat.accounts import authenticate
 from omnihook.livechat.live_events import TOKENS_REVOKED, TYPING, Broker
+from omnihook.livechat.messages import ensure_agent_sees
+from omnihook.livechat.queries import find_room
 from omnihook.realtime import ddp, documents
 from omnihook.realtime.session import CLOSE_GOING_AWAY, CLOSE_REVOKED, MethodHandler, Session, Sub
-from omnihook.realtime.streams import LIVECHAT_ROOM, NOTIFY_ROOM, ROOM_MESSAGES
+from omnihook.realtime.streams import LIVECHAT_ROOM, NOTIFY_ROOM, ROOM_EVENTS, ROOM_MESSAGES
 from omnihook.storage.database import Database
 
 log = logging.getLogger("omnihook.realtime")
@@ -83,6 +85,8 @@ class Hub:
         of that session's subscriptions to the key are a visitor's."""
         found: dict[Session, Sub] = {}
         for (session, _), sub in self._watchers.get((stream, key), {}).items():
+            if sub.muted:
+                continue
             if session not in found or not sub.for_visitor:
                 found[session] = sub
         return list(found.items())
@@ -162,6 +166,8 @@ class Hub:
             for session, sub in self._followers(NOTIFY_ROOM, f"{rid}/deleteMessage"):
                 session.send(ddp.changed(NOTIFY_ROOM, sub.key, args))
             return
+        if kind in QUEUE_MOVES:
+            await self._recheck_readers(rid)
         if kind == "message.sent":
             await self._push_message(rid, note["messageId"])
         elif kind == "room.closed":
@@ -174,6 +180,40 @@ class Hub:
             await self._push_livechat(rid, "visitorData", None)
         if kind in QUEUE_MOVES:
             await self._push_queue_spots()
+
+    async def _recheck_readers(self, rid: str) -> None:
+        """Rocket.Chat checks who may read a room's streams on each publish: once a room has changed
+        hands (taken, forwarded, queued, closed), each logged-in follower is checked again as the REST
+        API would, and one who may no longer read it hears nothing more of it until it may again. The
+        visitor's token still matches its room, so its subscriptions are left alone."""
+        keys = [(stream, rid) for stream in (ROOM_MESSAGES, LIVECHAT_ROOM)]
+        keys += [(NOTIFY_ROOM, f"{rid}/{event}") for event in ROOM_EVENTS]
+        followers = [
+            (session, sub)
+            for key in keys
+            for (session, _), sub in self._watchers.get(key, {}).items()
+            if not sub.for_visitor
+        ]
+        if not followers:
+            return
+        verdicts: dict[str, bool] = {}
+        async with self.db.engine.connect() as conn:
+            try:
+                room = await find_room(conn, rid)
+            except NotFound:
+                room = None
+            for session, sub in followers:
+                login = session.state.login
+                if login is None or room is None:
+                    sub.muted = True
+                    continue
+                if login.user.id not in verdicts:
+                    try:
+                        await ensure_agent_sees(conn, login.user, room)
+                        verdicts[login.user.id] = True
+                    except DomainError:
+                        verdicts[login.user.id] = False
+                sub.muted = not verdicts[login.user.id]
 
     async def _push_message(self, rid: str, message_id: str | None, *, system: str | None = None) -> None:
         followers = self._followers(ROOM_MESSAGES, rid)

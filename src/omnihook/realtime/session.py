@@ -50,6 +50,9 @@ class Sub:
     key: str
     room_id: str
     for_visitor: bool
+    # A logged-in reader who may no longer read the room (it changed hands): kept, but told nothing
+    # until it may again (Hub._recheck_readers).
+    muted: bool = False
 
 
 @dataclass
