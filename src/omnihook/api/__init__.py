@@ -15,6 +15,7 @@ from omnihook.api.routes import (
     livechat_appearance,
     livechat_visitor,
     omnichannel,
+    replays,
     users,
     webhooks,
 )
@@ -33,6 +34,7 @@ def install_api(app: FastAPI) -> None:
     app.include_router(livechat_appearance.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(replays.router)
     app.include_router(endpoints.router)
     app.include_router(event_types.router)
     event_types.publish_in_openapi(app)

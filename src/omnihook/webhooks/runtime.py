@@ -1,4 +1,5 @@
-"""The webhook engine of one process: endpoint cache, outbox hook, transport and dispatcher."""
+"""The webhook engine of one process: endpoint cache, outbox hook, transport, dispatcher and the
+replay jobs' runner (which runs where deliveries are sent)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from omnihook.webhooks.delivery_news import DeliveryNews
 from omnihook.webhooks.dispatcher import Dispatcher
 from omnihook.webhooks.endpoints import EndpointCache
 from omnihook.webhooks.outbox import Outbox
+from omnihook.webhooks.replay_runner import ReplayRunner
 from omnihook.webhooks.transport import AiohttpTransport, Transport
 
 log = logging.getLogger("omnihook.webhooks")
@@ -29,6 +31,7 @@ class WebhookRuntime:
         )
         self.outbox = Outbox(self.endpoints)
         self.dispatcher: Dispatcher | None = None
+        self.replays: ReplayRunner | None = None  # runs beside the dispatcher
         # The live pages hear of each recorded batch; the app sets `news.pages` (its live broker).
         self.news = DeliveryNews(db)
         db.before_commit.append(self.outbox)
@@ -43,6 +46,11 @@ class WebhookRuntime:
     def wake(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
+
+    def replays_changed(self) -> None:
+        """A replay job was created here: start it now rather than at the next tick."""
+        if self.replays is not None:
+            self.replays.wake()
 
     def endpoints_changed(self) -> None:
         self.endpoints.invalidate()
@@ -63,9 +71,19 @@ class WebhookRuntime:
             )
             await self.dispatcher.start()
             log.info("webhook dispatcher %s started", self.dispatcher.owner)
+            self.replays = ReplayRunner(
+                self.db,
+                owner=self.dispatcher.owner,
+                lease=self.dispatcher.lease,
+                on_released=self.dispatcher.wake,
+            )
+            self.replays.start()
         return self.dispatcher
 
     async def close(self) -> None:
+        if self.replays is not None:
+            await self.replays.stop()
+            self.replays = None
         if self.dispatcher is not None:
             await self.dispatcher.stop()
             self.dispatcher = None
