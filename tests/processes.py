@@ -68,9 +68,9 @@ def omnihook_env(database_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-async def start_server(env: dict[str, str], port: int, log_path: Path) -> OmnihookProcess:
-    """`omnihook serve` on `port`, once GET /health answers."""
-    server = OmnihookProcess(["serve", "--port", str(port)], env, log_path)
+async def start_server(env: dict[str, str], port: int, log_path: Path, *options: str) -> OmnihookProcess:
+    """`omnihook serve` on `port` (with `options`), once GET /health answers."""
+    server = OmnihookProcess(["serve", "--port", str(port), *options], env, log_path)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         for _ in range(300):
             if server.proc.poll() is not None:

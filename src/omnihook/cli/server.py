@@ -4,13 +4,16 @@ reset-password."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from omnihook.cli.base import app, with_database
 from omnihook.config import get_settings
 from omnihook.storage.database import Database
+
+if TYPE_CHECKING:
+    import uvicorn
 
 WS_FRAME_HARD_LIMIT_FACTOR = 4
 
@@ -19,16 +22,44 @@ WS_FRAME_HARD_LIMIT_FACTOR = 4
 def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="server processes sharing the port, each with its dispatcher (PostgreSQL)"),
+    ] = 1,
 ) -> None:
     """Start the HTTP server (and the webhook dispatcher)."""
+    settings = get_settings()
+    if workers == 1:
+        _serve_process(host, port)
+        return
+    if Database(settings.database_url).is_sqlite:
+        typer.echo(
+            "error: --workers needs PostgreSQL: SQLite has one writer, so one server process serves it",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from uvicorn.supervisors import Multiprocess
+
+    from omnihook.app import announce_first_admin
+    from omnihook.storage.migrate import migrate
+
+    async def prepare(db: Database) -> None:
+        # Once, before the processes start: they would otherwise race to migrate and to create the admin.
+        await migrate(db)
+        await announce_first_admin(db, settings)
+
+    with_database(prepare)
+    # Each process builds its own app (and dispatcher) from the factory on the shared socket; uvicorn's
+    # supervisor forwards signals and restarts a process that dies.
+    config = _uvicorn_config("omnihook.app:create_app", host, port, factory=True, workers=workers)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def _uvicorn_config(application: Any, host: str | None, port: int | None, **options: Any) -> uvicorn.Config:
     import uvicorn
 
-    from omnihook.app import create_app
-    from omnihook.web.live import end_streams_on_exit
-
     settings = get_settings()
-    application = create_app(settings)
-    config = uvicorn.Config(
+    return uvicorn.Config(
         application,
         host=host or settings.host,
         port=port or settings.port,
@@ -37,8 +68,19 @@ def serve(
         # A frame a little over the realtime API's limit gets its DDP error; far over it, the socket is
         # closed before the frame is buffered (uvicorn's default would hold 16 MiB).
         ws_max_size=WS_FRAME_HARD_LIMIT_FACTOR * settings.realtime_max_frame_bytes,
+        **options,
     )
-    server = uvicorn.Server(config)
+
+
+def _serve_process(host: str | None, port: int | None) -> None:
+    """One server process: the app, its dispatcher, uvicorn."""
+    import uvicorn
+
+    from omnihook.app import create_app
+    from omnihook.web.live import end_streams_on_exit
+
+    application = create_app(get_settings())
+    server = uvicorn.Server(_uvicorn_config(application, host, port))
     # Live pages hold event streams open: end them on stop instead of waiting for them.
     end_streams_on_exit(server, application.state.live)
     server.run()
