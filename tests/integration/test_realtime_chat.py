@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -309,3 +310,38 @@ async def test_an_agent_stops_hearing_a_room_once_it_moves_away_and_hears_it_aga
         )
         heard = await _events_until(console, moved, "still me")
         assert any(f["collection"] == "stream-livechat-room" for f in heard)  # agentData: agent.one
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_on_postgresql_sockets_are_closed_to_resync_when_listen_reconnects_and_catch_up_after(
+    client: httpx.AsyncClient, admin: dict[str, str], ws_url: str, database_url: str
+) -> None:
+    agent = await create_agent(client, admin, "agent.smith")
+    rid = await open_chat(client, "visitor-1")
+    async with DDPClient.open(ws_url) as widget, DDPClient.open(ws_url) as console:
+        await visitor_socket_for(widget, "visitor-1", rid)
+        assert "result" in await console.call("login", {"resume": agent["X-Auth-Token"]})
+        assert (await console.sub("stream-room-messages", rid))["msg"] == "ready"
+        # The database drops the LISTEN connection (a restart, a failover): notes sent meanwhile are lost.
+        killer = await asyncpg.connect(database_url)
+        try:
+            pids = await killer.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'omnihook live'"
+                " AND datname = current_database()"
+            )
+            assert len(pids) == 1, pids
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pids[0]["pid"])
+        finally:
+            await killer.close()
+        await agent_says(client, agent, rid, "said while LISTEN was down")
+        # Once LISTEN is back, every socket is closed so that its client reconnects and reloads.
+        assert await widget.closed() == 1012
+        assert await console.closed() == 1012
+    async with DDPClient.open(ws_url) as widget:
+        await visitor_socket_for(widget, "visitor-1", rid)
+        # What the widget does on connecting: it loads the messages again, the missed one among them.
+        history = await client.get(f"/api/v1/livechat/messages.history/{rid}", params={"token": "visitor-1"})
+        assert "said while LISTEN was down" in [m["msg"] for m in history.json()["messages"]]
+        await agent_says(client, agent, rid, "and live again")
+        assert await _events_until(widget, rid, "and live again")

@@ -15,11 +15,18 @@ from typing import Any
 from omnihook.domain.errors import DomainError, NotFound, Unauthorized
 from omnihook.domain.rooms import CLOSE_MESSAGE, TRANSFER_MESSAGE
 from omnihook.livechat.accounts import authenticate
-from omnihook.livechat.live_events import TOKENS_REVOKED, TYPING, Broker
+from omnihook.livechat.live_events import RESYNC, TOKENS_REVOKED, TYPING, Broker
 from omnihook.livechat.messages import ensure_agent_sees
 from omnihook.livechat.queries import find_room
 from omnihook.realtime import ddp, documents
-from omnihook.realtime.session import CLOSE_GOING_AWAY, CLOSE_REVOKED, MethodHandler, Session, Sub
+from omnihook.realtime.session import (
+    CLOSE_GOING_AWAY,
+    CLOSE_RESYNC,
+    CLOSE_REVOKED,
+    MethodHandler,
+    Session,
+    Sub,
+)
 from omnihook.realtime.streams import LIVECHAT_ROOM, NOTIFY_ROOM, ROOM_EVENTS, ROOM_MESSAGES
 from omnihook.storage.database import Database
 
@@ -137,7 +144,7 @@ class Hub:
                         break
                     if subscription.overflowed:
                         subscription.overflowed = False
-                        log.warning("realtime: notes were dropped (the hub fell behind)")
+                        self.resync("notes were dropped (the hub fell behind)")
                     try:
                         await self.handle(getter.result())
                     except Exception:
@@ -148,8 +155,20 @@ class Hub:
             for session in list(self.sessions):
                 session.close(CLOSE_GOING_AWAY)
 
+    def resync(self, why: str) -> None:
+        """Events were missed (LISTEN reconnected, or the hub fell behind): what each session was told is
+        no longer the truth. Every socket is closed; Rocket.Chat's widget and SDK reconnect, load the
+        messages again over REST (the widget's handleConnected) and subscribe again."""
+        if self.sessions:
+            log.warning("realtime: %s; closing %d sockets so they resync", why, len(self.sessions))
+        for session in list(self.sessions):
+            session.close(CLOSE_RESYNC)
+
     async def handle(self, note: dict[str, Any]) -> None:
         kind, rid = note["kind"], note.get("roomId")
+        if kind == RESYNC["kind"]:
+            self.resync("live notes may have been missed (the LISTEN connection was lost)")
+            return
         if kind == TOKENS_REVOKED:
             await self._recheck_logins(note["userId"])
             return

@@ -32,6 +32,8 @@ log = logging.getLogger("omnihook.realtime")
 CLOSE_SLOW = 1008
 CLOSE_REVOKED = 1008
 CLOSE_GOING_AWAY = 1001
+# 1012 service restart: events were missed; the client reconnects, reloads and subscribes again.
+CLOSE_RESYNC = 1012
 
 
 @dataclass(frozen=True)
