@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from omnihook.api.errors import install_error_handlers
+from omnihook.api.openapi import install_openapi
 from omnihook.api.routes import (
     auth,
     chat,
@@ -37,7 +38,7 @@ def install_api(app: FastAPI) -> None:
     app.include_router(replays.router)
     app.include_router(endpoints.router)
     app.include_router(event_types.router)
-    event_types.publish_in_openapi(app)
+    install_openapi(app)
 
 
 __all__ = ["install_api"]

@@ -3,10 +3,10 @@ permission checks."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
 
 from omnihook.config import Settings
 from omnihook.domain.errors import Forbidden, Unauthorized
@@ -28,10 +28,26 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+# Rocket.Chat's login headers, as security schemes in the OpenAPI document. Read as plain headers: a
+# missing one is Rocket.Chat's 401 below, not FastAPI's own refusal.
+USER_ID_HEADER = APIKeyHeader(
+    name="X-User-Id",
+    scheme_name="RocketChatUserId",
+    description="The user id: `data.userId` of POST /api/v1/login. Sent with X-Auth-Token.",
+    auto_error=False,
+)
+AUTH_TOKEN_HEADER = APIKeyHeader(
+    name="X-Auth-Token",
+    scheme_name="RocketChatAuthToken",
+    description="The login token: `data.authToken` of POST /api/v1/login. Sent with X-User-Id.",
+    auto_error=False,
+)
+
+
 async def current_user(
     request: Request,
-    x_user_id: Annotated[str | None, Header()] = None,
-    x_auth_token: Annotated[str | None, Header()] = None,
+    x_user_id: Annotated[str | None, Security(USER_ID_HEADER)] = None,
+    x_auth_token: Annotated[str | None, Security(AUTH_TOKEN_HEADER)] = None,
 ) -> User:
     """The user behind X-User-Id / X-Auth-Token, as Rocket.Chat authenticates REST calls."""
     if not x_user_id or not x_auth_token:
@@ -48,16 +64,21 @@ async def get_client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def require_permission(permission: str) -> Callable[[User], Awaitable[User]]:
+class PermissionCheck:
     """A dependency that lets through users whose roles hold `permission` (livechat/permissions.py),
-    refused as Rocket.Chat refuses a route's permissionsRequired."""
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
+    refused as Rocket.Chat refuses a route's permissionsRequired. The OpenAPI document names it."""
 
-    async def check(user: Annotated[User, Depends(current_user)]) -> User:
-        return ensure_permission(user, permission)
+    def __init__(self, permission: str) -> None:
+        if permission not in PERMISSIONS:
+            raise ValueError(f"unknown permission {permission!r}")
+        self.permission = permission
 
-    return check
+    async def __call__(self, user: Annotated[User, Depends(current_user)]) -> User:
+        return ensure_permission(user, self.permission)
+
+
+def require_permission(permission: str) -> PermissionCheck:
+    return PermissionCheck(permission)
 
 
 def ensure_permission(user: User, permission: str) -> User:

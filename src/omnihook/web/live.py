@@ -151,8 +151,16 @@ async def agent_event_stream(
 
 router = APIRouter(prefix="/api/v1/omnihook/stream", tags=["live"])
 
+# For the OpenAPI document: the answer is a stream of Server-Sent Events, each `data:` a JSON note.
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: each `data:` line a JSON note, `{kind: hello}` first",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 
-@router.get("/agent")
+
+@router.get("/agent", responses=EVENT_STREAM)
 async def agent_stream(
     request: Request,
     db: DB,
@@ -168,7 +176,7 @@ async def agent_stream(
     return await _sse(request, agent_event_stream(broker, presence, db, user.id, auth_token), broker)
 
 
-@router.get("/visitor")
+@router.get("/visitor", responses=EVENT_STREAM)
 async def visitor_stream(
     request: Request,
     db: DB,

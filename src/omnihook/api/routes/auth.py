@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from omnihook.api import shapes
+from omnihook.api.openapi import answers
 from omnihook.api.presenters import user_json
 from omnihook.domain.clock import iso
 from omnihook.http.deps import DB, ClientAddress, CurrentUser, UserCreator
@@ -33,7 +35,7 @@ class LoginBody(BaseModel):
         return self.user or self.username or self.email or ""
 
 
-@router.post("/login")
+@router.post("/login", responses=answers(shapes.LoginAnswer, 401))
 async def login(body: LoginBody, db: DB, client_address: ClientAddress) -> dict[str, Any]:
     user, token = await accounts.login(
         db, username_or_email=body.identity, password=body.password, client_address=client_address
@@ -41,13 +43,13 @@ async def login(body: LoginBody, db: DB, client_address: ClientAddress) -> dict[
     return {"status": "success", "data": {"userId": user.id, "authToken": token, "me": user_json(user)}}
 
 
-@router.post("/logout")
+@router.post("/logout", responses=answers(shapes.LogoutAnswer))
 async def logout(request: Request, user: CurrentUser, db: DB) -> dict[str, Any]:
     await accounts.logout(db, user=user, token=request.state.auth_token)
     return {"status": "success", "data": {"message": "You've been logged out!"}}
 
 
-@router.post("/users.logoutOtherClients")
+@router.post("/users.logoutOtherClients", responses=answers(shapes.OtherClientsLoggedOut))
 async def logout_other_clients(request: Request, user: CurrentUser, db: DB) -> dict[str, Any]:
     # Rocket.Chat keeps the calling session and answers its token with its expiry.
     token: str = request.state.auth_token
@@ -66,7 +68,7 @@ class UpdateOwnBasicInfoBody(BaseModel):
     data: OwnBasicInfo
 
 
-@router.post("/users.updateOwnBasicInfo")
+@router.post("/users.updateOwnBasicInfo", responses=answers(shapes.UserAnswer))
 async def update_own_basic_info(
     body: UpdateOwnBasicInfoBody, request: Request, user: CurrentUser, db: DB, client_address: ClientAddress
 ) -> dict[str, Any]:
@@ -82,7 +84,7 @@ async def update_own_basic_info(
     return {"user": user_json(user), "success": True}
 
 
-@router.get("/me")
+@router.get("/me", responses=answers(shapes.Me))
 async def me(user: CurrentUser) -> dict[str, Any]:
     return {**user_json(user), "success": True}
 
@@ -95,7 +97,7 @@ class CreateUserBody(BaseModel):
     roles: list[str] = Field(default_factory=lambda: ["user"])
 
 
-@router.post("/users.create")
+@router.post("/users.create", responses=answers(shapes.UserAnswer))
 async def create_user(body: CreateUserBody, _: UserCreator, db: DB) -> dict[str, Any]:
     # Rocket.Chat's plain "user" role has no meaning here; keep only ours.
     roles = [r for r in body.roles if r != "user"]

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from omnihook.api import shapes
+from omnihook.api.openapi import answers
 from omnihook.api.presenters import message_json
 from omnihook.http.deps import DB, Agent
 from omnihook.livechat import messages
@@ -20,7 +22,7 @@ class UpdateBody(BaseModel):
     text: str
 
 
-@router.post("/chat.update")
+@router.post("/chat.update", responses=answers(shapes.MessageAnswer, 403, 404))
 async def chat_update(body: UpdateBody, user: Agent, db: DB) -> dict[str, Any]:
     """An agent corrects its message in an open chat (admins: any text message, edit-message); the
     message goes out again, with editedAt, to the webhooks and the live streams."""
@@ -36,7 +38,7 @@ class DeleteBody(BaseModel):
     asUser: bool | None = None
 
 
-@router.post("/chat.delete")
+@router.post("/chat.delete", responses=answers(shapes.ChatDeleted, 403, 404))
 async def chat_delete(body: DeleteBody, user: Agent, db: DB) -> dict[str, Any]:
     """An agent withdraws its message (admins: any, delete-message): no reader sees it any more, and the
     live streams are told (stream-notify-room's deleteMessage)."""

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 
+from omnihook.api import shapes
+from omnihook.api.openapi import answers
 from omnihook.api.presenters import (
     department_agent_json,
     inquiry_json,
@@ -28,8 +30,8 @@ Count = Annotated[int, Query(ge=1, le=500)]
 Id = Annotated[str, Field(min_length=1, max_length=32)]
 
 
-@router.get("/livechat/inquiries.queued")
-@router.get("/livechat/inquiries.queuedForUser")
+@router.get("/livechat/inquiries.queued", responses=answers(shapes.InquiriesPage))
+@router.get("/livechat/inquiries.queuedForUser", responses=answers(shapes.InquiriesPage))
 async def inquiries_queued(
     user: Agent, db: DB, department: str | None = None, offset: Offset = 0, count: Count = 50
 ) -> dict[str, Any]:
@@ -51,7 +53,7 @@ class TakeBody(BaseModel):
     userId: str | None = Field(default=None, max_length=32)
 
 
-@router.post("/livechat/inquiries.take")
+@router.post("/livechat/inquiries.take", responses=answers(shapes.InquiryAnswer, 404))
 async def inquiries_take(body: TakeBody, user: Agent, db: DB) -> dict[str, Any]:
     inquiry = await routing.take_inquiry(db, user, body.inquiryId, for_user_id=body.userId)
     return {"inquiry": inquiry_json(inquiry, staff=True), "success": True}
@@ -67,7 +69,7 @@ class SendMessageBody(BaseModel):
     message: OutgoingMessage
 
 
-@router.post("/chat.sendMessage")
+@router.post("/chat.sendMessage", responses=answers(shapes.MessageAnswer, 404))
 async def send_message(body: SendMessageBody, user: Agent, db: DB) -> dict[str, Any]:
     m = body.message
     message = await messages.send_agent_message(db, user, rid=m.rid, msg=m.msg, message_id=m.id)
@@ -88,7 +90,7 @@ class ForwardBody(BaseModel):
         return self
 
 
-@router.post("/livechat/room.forward")
+@router.post("/livechat/room.forward", responses=answers(shapes.Done, 404))
 async def room_forward(body: ForwardBody, user: TransferGuest, db: DB) -> dict[str, Any]:
     """Hand the chat to another agent, or to a department (routed again: an agent or the queue)."""
     if body.userId:
@@ -105,13 +107,13 @@ class CloseByUserBody(BaseModel):
     tags: list[str] | None = None
 
 
-@router.post("/livechat/room.closeByUser")
+@router.post("/livechat/room.closeByUser", responses=answers(shapes.Done, 404))
 async def room_close_by_user(body: CloseByUserBody, user: CloseRoom, db: DB) -> dict[str, Any]:
     await rooms.close_by_user(db, user, rid=body.rid, comment=body.comment, tags=body.tags)
     return {"success": True}
 
 
-@router.get("/livechat/rooms")
+@router.get("/livechat/rooms", responses=answers(shapes.RoomsPage))
 async def list_rooms(
     user: Agent,
     db: DB,
@@ -147,12 +149,12 @@ async def list_rooms(
     }
 
 
-@router.get("/rooms.info")
+@router.get("/rooms.info", responses=answers(shapes.RoomAnswer, 404))
 async def rooms_info(user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
     return {"room": room_json(await rooms.room_info(db, user, roomId), staff=True), "success": True}
 
 
-@router.get("/chat.syncMessages")
+@router.get("/chat.syncMessages", responses=answers(shapes.SyncAnswer, 404))
 async def sync_messages(
     user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)], lastUpdate: datetime | None = None
 ) -> dict[str, Any]:
@@ -187,7 +189,7 @@ class SaveInfoBody(BaseModel):
     roomData: RoomDataIn
 
 
-@router.post("/livechat/room.saveInfo")
+@router.post("/livechat/room.saveInfo", responses=answers(shapes.Done, 404))
 async def room_save_info(body: SaveInfoBody, user: Agent, db: DB) -> dict[str, Any]:
     g, r = body.guestData, body.roomData
     await rooms.save_info(
@@ -199,7 +201,7 @@ async def room_save_info(body: SaveInfoBody, user: Agent, db: DB) -> dict[str, A
     return {"success": True}
 
 
-@router.get("/livechat/inquiries.getOne")
+@router.get("/livechat/inquiries.getOne", responses=answers(shapes.MaybeInquiry, 404))
 async def inquiries_get_one(
     user: Agent, db: DB, roomId: Annotated[str, Query(min_length=1)]
 ) -> dict[str, Any]:
@@ -207,7 +209,9 @@ async def inquiries_get_one(
     return {"inquiry": inquiry_json(inquiry, staff=True) if inquiry else None, "success": True}
 
 
-@router.get("/livechat/department/{department_id}/agents")
+@router.get(
+    "/livechat/department/{department_id}/agents", responses=answers(shapes.DepartmentAgentsPage, 404)
+)
 async def department_agents(
     department_id: str, _: Agent, db: DB, offset: Offset = 0, count: Count = 50
 ) -> dict[str, Any]:
@@ -222,7 +226,7 @@ async def department_agents(
     }
 
 
-@router.get("/livechat/agents/{agent_id}/departments")
+@router.get("/livechat/agents/{agent_id}/departments", responses=answers(shapes.AgentDepartments))
 async def agent_departments(
     agent_id: str, user: Agent, db: DB, enabledDepartmentsOnly: bool = False
 ) -> dict[str, Any]:
@@ -236,7 +240,7 @@ async def agent_departments(
     return {"departments": rows, "success": True}
 
 
-@router.get("/livechat/visitors.info")
+@router.get("/livechat/visitors.info", responses=answers(shapes.VisitorAnswer, 404))
 async def visitors_info(
     user: Agent, db: DB, visitorId: Annotated[str, Query(min_length=1)]
 ) -> dict[str, Any]:
@@ -245,7 +249,7 @@ async def visitors_info(
     return {"visitor": visitor_json(visitor, staff=True), "success": True}
 
 
-@router.get("/livechat/transfer.history/{rid}")
+@router.get("/livechat/transfer.history/{rid}", responses=answers(shapes.TransferHistoryPage, 404))
 async def transfer_history(
     rid: str, user: Agent, db: DB, offset: Offset = 0, count: Count = 50
 ) -> dict[str, Any]:

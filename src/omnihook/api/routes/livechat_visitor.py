@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 
+from omnihook.api import shapes
+from omnihook.api.openapi import OPTIONAL_LOGIN, answers
 from omnihook.api.presenters import message_json, room_json, user_json, visitor_json
 from omnihook.domain.clock import iso, utcnow
 from omnihook.domain.errors import InvalidInput
@@ -35,7 +37,7 @@ async def optional_user(
 MaybeUser = Annotated[User | None, Depends(optional_user)]
 
 
-@router.get("/config")
+@router.get("/config", responses=answers(shapes.ConfigAnswer))
 async def config(db: DB, token: str | None = None, department: str | None = None) -> dict[str, Any]:
     """What the widget reads, in Rocket.Chat's shape (lib/livechat.ts `settings`), from the Livechat_*
     settings, and `online` (is an agent available, in the department when given)."""
@@ -144,7 +146,7 @@ class VisitorBody(BaseModel):
     visitor: VisitorFields
 
 
-@router.post("/visitor")
+@router.post("/visitor", responses=answers(shapes.VisitorAnswer))
 async def register_visitor(body: VisitorBody, request: Request, db: DB) -> dict[str, Any]:
     """Create or update the visitor of `visitor.token` (the client makes up the token)."""
     v = body.visitor
@@ -166,12 +168,12 @@ async def register_visitor(body: VisitorBody, request: Request, db: DB) -> dict[
     return {"visitor": visitor_json(visitor), "success": True}
 
 
-@router.get("/visitor/{token}")
+@router.get("/visitor/{token}", responses=answers(shapes.VisitorAnswer, 404))
 async def get_visitor(token: str, db: DB) -> dict[str, Any]:
     return {"visitor": visitor_json(await visitors.get_visitor(db, token)), "success": True}
 
 
-@router.get("/room")
+@router.get("/room", responses=answers(shapes.VisitorRoom, 404))
 async def room(
     db: DB,
     token: Annotated[str, Query(min_length=1)],
@@ -190,7 +192,7 @@ class MessageBody(BaseModel):
     id: str | None = Field(default=None, alias="_id", min_length=1, max_length=32)
 
 
-@router.post("/message")
+@router.post("/message", responses=answers(shapes.MessageAnswer, 404))
 async def send_message(body: MessageBody, db: DB) -> dict[str, Any]:
     message = await messages.send_visitor_message(
         db, token=body.token, rid=body.rid, msg=body.msg, message_id=body.id
@@ -198,7 +200,7 @@ async def send_message(body: MessageBody, db: DB) -> dict[str, Any]:
     return {"message": message_json(message), "success": True}
 
 
-@router.get("/message/{message_id}")
+@router.get("/message/{message_id}", responses=answers(shapes.MessageAnswer, 404))
 async def get_message(
     message_id: str,
     db: DB,
@@ -209,7 +211,11 @@ async def get_message(
     return {"message": message_json(message), "success": True}
 
 
-@router.get("/messages.history/{rid}")
+@router.get(
+    "/messages.history/{rid}",
+    responses=answers(shapes.MessagesAnswer, 401, 403, 404),
+    openapi_extra=OPTIONAL_LOGIN,
+)
 async def messages_history(
     rid: str,
     db: DB,
@@ -234,7 +240,7 @@ class RoomCloseBody(BaseModel):
     rid: str = Field(min_length=1, max_length=32)
 
 
-@router.post("/room.close")
+@router.post("/room.close", responses=answers(shapes.VisitorRoomClosed, 404))
 async def visitor_close(body: RoomCloseBody, db: DB) -> dict[str, Any]:
     closed = await rooms.close_by_visitor(db, token=body.token, rid=body.rid)
     return {"rid": closed.id, "comment": closed.closing_comment, "success": True}
@@ -246,14 +252,14 @@ class TransferBody(BaseModel):
     department: str = Field(min_length=1, max_length=32)
 
 
-@router.post("/room.transfer")
+@router.post("/room.transfer", responses=answers(shapes.RoomAnswer, 404))
 async def visitor_transfer(body: TransferBody, db: DB) -> dict[str, Any]:
     """Move the chat to another department (deprecated in Rocket.Chat 7 for the next one, kept)."""
     moved = await routing.transfer_by_visitor(db, body.token, body.rid, body.department)
     return {"room": room_json(moved), "success": True}
 
 
-@router.post("/visitor/department.transfer")
+@router.post("/visitor/department.transfer", responses=answers(shapes.Done, 404))
 async def visitor_department_transfer(body: TransferBody, db: DB) -> dict[str, Any]:
     await routing.transfer_by_visitor(db, body.token, body.rid, body.department)
     return {"success": True}
@@ -267,7 +273,7 @@ class OfflineBody(BaseModel):
     host: str | None = Field(default=None, max_length=255)
 
 
-@router.post("/offline.message")
+@router.post("/offline.message", responses=answers(shapes.OfflineMessageSent))
 async def offline_message(body: OfflineBody, db: DB) -> dict[str, Any]:
     await offline.leave_offline_message(
         db,
@@ -284,7 +290,7 @@ class CustomFieldBody(CustomFieldIn):
     token: Token
 
 
-@router.post("/custom.field")
+@router.post("/custom.field", responses=answers(shapes.CustomFieldAnswer, 404))
 async def custom_field(body: CustomFieldBody, db: DB) -> dict[str, Any]:
     await visitors.set_custom_fields(db, token=body.token, fields=[(body.key, body.value, body.overwrite)])
     return {"field": {"key": body.key, "value": body.value, "overwrite": body.overwrite}, "success": True}
@@ -295,7 +301,7 @@ class CustomFieldsBody(BaseModel):
     customFields: list[CustomFieldIn] = Field(min_length=1, max_length=100)
 
 
-@router.post("/custom.fields")
+@router.post("/custom.fields", responses=answers(shapes.CustomFieldsAnswer, 404))
 async def custom_fields(body: CustomFieldsBody, db: DB) -> dict[str, Any]:
     fields = [(f.key, f.value, f.overwrite) for f in body.customFields]
     await visitors.set_custom_fields(db, token=body.token, fields=fields)
@@ -319,7 +325,7 @@ class PageVisitedBody(BaseModel):
     pageInfo: PageInfo
 
 
-@router.post("/page.visited")
+@router.post("/page.visited", responses=answers(shapes.PageVisited, 404))
 async def page_visited(body: PageVisitedBody, db: DB) -> dict[str, Any]:
     message = await visitors.page_visited(
         db,
@@ -334,21 +340,21 @@ async def page_visited(body: PageVisitedBody, db: DB) -> dict[str, Any]:
     return {"page": message_json(message), "success": True}
 
 
-@router.get("/agent.info/{rid}/{token}")
+@router.get("/agent.info/{rid}/{token}", responses=answers(shapes.AgentAnswer, 404))
 async def agent_info(rid: str, token: str, db: DB) -> dict[str, Any]:
     """The agent serving the visitor's chat."""
     agent = await rooms.agent_of_room(db, token=token, rid=rid)
     return {"agent": public_agent(agent, await widget.agent_display(db)), "success": True}
 
 
-@router.delete("/visitor/{token}")
+@router.delete("/visitor/{token}", responses=answers(shapes.VisitorForgotten, 404))
 async def delete_visitor(token: str, db: DB) -> dict[str, Any]:
     """Forget the visitor: personal data erased, token dead, closed chats kept anonymous."""
     visitor = await visitors.forget_visitor(db, token)
     return {"visitor": {"_id": visitor.id, "ts": iso(utcnow())}, "success": True}
 
 
-@router.get("/visitor/{token}/room")
+@router.get("/visitor/{token}/room", responses=answers(shapes.RoomsAnswer))
 async def visitor_open_rooms(token: str, db: DB) -> dict[str, Any]:
     return {"rooms": [room_json(r) for r in await rooms.open_rooms_of_token(db, token)], "success": True}
 
@@ -361,7 +367,7 @@ class VisitorStatusBody(BaseModel):
     status: str
 
 
-@router.post("/visitor.status")
+@router.post("/visitor.status", responses=answers(shapes.VisitorStatus, 404))
 async def visitor_status(body: VisitorStatusBody, db: DB) -> dict[str, Any]:
     """Accepted and echoed (presence is not kept: nothing routes on it)."""
     if body.status not in VISITOR_STATUSES:
@@ -370,7 +376,7 @@ async def visitor_status(body: VisitorStatusBody, db: DB) -> dict[str, Any]:
     return {"token": body.token, "status": body.status, "success": True}
 
 
-@router.get("/agent.next/{token}")
+@router.get("/agent.next/{token}", responses=answers(shapes.MaybeAgent, 404))
 async def agent_next(token: str, db: DB, department: str | None = None) -> dict[str, Any]:
     """The agent of the visitor's chat, or the one who would get a new chat now (nothing when none)."""
     agent = await routing.next_agent(db, token, department)
@@ -385,7 +391,7 @@ class MessageEditBody(BaseModel):
     msg: str
 
 
-@router.put("/message/{message_id}")
+@router.put("/message/{message_id}", responses=answers(shapes.MessageAnswer, 404))
 async def edit_message(message_id: str, body: MessageEditBody, db: DB) -> dict[str, Any]:
     message = await messages.edit_visitor_message(
         db, token=body.token, rid=body.rid, message_id=message_id, msg=body.msg
@@ -398,7 +404,7 @@ class MessageDeleteBody(BaseModel):
     rid: str = Field(min_length=1, max_length=32)
 
 
-@router.delete("/message/{message_id}")
+@router.delete("/message/{message_id}", responses=answers(shapes.VisitorMessageDeleted, 404))
 async def delete_message(message_id: str, body: MessageDeleteBody, db: DB) -> dict[str, Any]:
     message = await messages.delete_visitor_message(db, token=body.token, rid=body.rid, message_id=message_id)
     return {"message": {"_id": message.id, "ts": iso(message.ts)}, "success": True}
@@ -415,7 +421,7 @@ class SurveyBody(BaseModel):
     data: list[SurveyAnswer] = Field(min_length=1, max_length=10)
 
 
-@router.post("/room.survey")
+@router.post("/room.survey", responses=answers(shapes.SurveySaved, 404))
 async def room_survey(body: SurveyBody, db: DB) -> dict[str, Any]:
     """The visitor's ratings of the chat, kept on the room (`surveyFeedback`)."""
     saved = await rooms.save_survey(
@@ -424,13 +430,15 @@ async def room_survey(body: SurveyBody, db: DB) -> dict[str, Any]:
     return {"rid": body.rid, "data": saved, "success": True}
 
 
-@router.post("/transcript")
+@router.post(
+    "/transcript", responses=answers(shapes.Done, description="Never: transcripts by e-mail are refused")
+)
 async def transcript() -> dict[str, Any]:
     """Refused: omnihook sends no email (the widget's config says `transcript: false`)."""
     raise InvalidInput("error-transcript-not-enabled", "transcripts by email are not enabled on this server")
 
 
-@router.post("/upload/{rid}")
+@router.post("/upload/{rid}", responses=answers(shapes.Done, description="Never: file uploads are refused"))
 async def upload(rid: str) -> dict[str, Any]:
     """Refused: file uploads are off (the widget's config says `fileUpload: false`)."""
     raise InvalidInput("error-file-upload-disabled", "file uploads are not enabled on this server")

@@ -6,7 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
+from omnihook.api import shapes
+from omnihook.api.openapi import answers, raw_body
 from omnihook.api.presenters import department_agent_json, department_json, user_json
 from omnihook.domain.clock import iso
 from omnihook.domain.errors import InvalidInput
@@ -50,14 +53,14 @@ def _may_manage(user: CurrentUser, kind: str) -> Role:
     return role
 
 
-@router.post("/livechat/users/{kind}")
+@router.post("/livechat/users/{kind}", responses=answers(shapes.UserAnswer, 403, 404))
 async def add_omnichannel_user(kind: str, body: UsernameBody, actor: CurrentUser, db: DB) -> dict[str, Any]:
     """Give a user the livechat-agent (`agent`) or livechat-manager (`manager`) role."""
     user = await agents.add_role(db, username=body.username, role=_may_manage(actor, kind))
     return {"user": user_json(user), "success": True}
 
 
-@router.get("/livechat/users/{kind}")
+@router.get("/livechat/users/{kind}", responses=answers(shapes.UsersPage))
 async def list_omnichannel_users(
     kind: str,
     user: Agent,
@@ -90,13 +93,13 @@ async def list_omnichannel_users(
     }
 
 
-@router.get("/livechat/users/{kind}/{user_id}")
+@router.get("/livechat/users/{kind}/{user_id}", responses=answers(shapes.UserAnswer, 404))
 async def get_omnichannel_user(kind: str, user_id: str, _: Manager, db: DB) -> dict[str, Any]:
     user = await agents.get_with_role(db, user_id=user_id, role=agents.role_for(kind))
     return {"user": user_json(user), "success": True}
 
 
-@router.delete("/livechat/users/{kind}/{user_id}")
+@router.delete("/livechat/users/{kind}/{user_id}", responses=answers(shapes.Done, 403, 404))
 async def remove_omnichannel_user(kind: str, user_id: str, actor: CurrentUser, db: DB) -> dict[str, Any]:
     await agents.remove_role(db, user_id=user_id, role=_may_manage(actor, kind))
     return {"success": True}
@@ -107,7 +110,7 @@ class AgentStatusBody(BaseModel):
     agentId: str | None = None
 
 
-@router.post("/livechat/agent.status")
+@router.post("/livechat/agent.status", responses=answers(shapes.AgentStatus, 403, 404))
 async def agent_status(user: Agent, db: DB, body: AgentStatusBody | None = None) -> dict[str, Any]:
     """`available` or `not-available`; without a status it toggles. Managers may pass `agentId`."""
     body = body or AgentStatusBody()
@@ -157,13 +160,13 @@ def _with_agents(dep: Department) -> dict[str, Any]:
     }
 
 
-@router.post("/livechat/department")
+@router.post("/livechat/department", responses=answers(shapes.DepartmentAnswer))
 async def create_department(body: DepartmentBody, _: DepartmentsManager, db: DB) -> dict[str, Any]:
     dep = await departments.create_department(db, body.department.to_input(), body.agent_ids())
     return _with_agents(dep)
 
 
-@router.get("/livechat/department")
+@router.get("/livechat/department", responses=answers(shapes.DepartmentsPage))
 async def list_departments(
     _: Agent,
     db: DB,
@@ -186,7 +189,7 @@ async def list_departments(
     }
 
 
-@router.get("/livechat/department/{department_id}")
+@router.get("/livechat/department/{department_id}", responses=answers(shapes.DepartmentAnswer, 404))
 async def get_department(department_id: str, _: Agent, db: DB, includeAgents: bool = True) -> dict[str, Any]:
     dep = await departments.get_department(db, department_id)
     body = _with_agents(dep)
@@ -195,7 +198,7 @@ async def get_department(department_id: str, _: Agent, db: DB, includeAgents: bo
     return body
 
 
-@router.put("/livechat/department/{department_id}")
+@router.put("/livechat/department/{department_id}", responses=answers(shapes.DepartmentAnswer, 404))
 async def update_department(
     department_id: str, body: DepartmentBody, _: DepartmentsManager, db: DB
 ) -> dict[str, Any]:
@@ -203,13 +206,13 @@ async def update_department(
     return _with_agents(dep)
 
 
-@router.delete("/livechat/department/{department_id}")
+@router.delete("/livechat/department/{department_id}", responses=answers(shapes.Done, 404))
 async def delete_department(department_id: str, _: DepartmentsManager, db: DB) -> dict[str, Any]:
     await departments.delete_department(db, department_id)
     return {"success": True}
 
 
-@router.get("/livechat/inquiries.list")
+@router.get("/livechat/inquiries.list", responses=answers(shapes.InquiriesListPage))
 async def list_inquiries(
     _: Manager, db: DB, department: str | None = None, offset: Offset = 0, count: Count = 50
 ) -> dict[str, Any]:
@@ -234,6 +237,12 @@ async def list_inquiries(
     }
 
 
+class SettingValue(TypedDict):
+    """The body of POST settings/:id, for the OpenAPI document (the route reads the raw object)."""
+
+    value: Annotated[Any, Field(description="the setting's new value, of its type")]
+
+
 async def _setting_values(db: Database) -> dict[str, Any]:
     """Every setting an admin reads here, secrets masked."""
     values: dict[str, Any] = await workspace_settings.get_settings(db, workspace_settings.SETTINGS)
@@ -243,7 +252,7 @@ async def _setting_values(db: Database) -> dict[str, Any]:
     return values
 
 
-@router.get("/settings")
+@router.get("/settings", responses=answers(shapes.SettingsPage))
 async def list_settings(user: CurrentUser, db: DB, offset: Offset = 0, count: Count = 50) -> dict[str, Any]:
     """The settings, by id, as Rocket.Chat pages them; only to holders of view-privileged-setting (the
     others see none: omnihook has no public settings here)."""
@@ -259,7 +268,7 @@ async def list_settings(user: CurrentUser, db: DB, offset: Offset = 0, count: Co
     }
 
 
-@router.get("/settings/{setting_id}")
+@router.get("/settings/{setting_id}", responses=answers(shapes.SettingAnswer, 404))
 async def read_setting(setting_id: str, _: SettingsReader, db: DB) -> dict[str, Any]:
     if setting_id in BY_SETTING_ID:
         value = (await integration.current_integration_settings(db))[setting_id]
@@ -270,7 +279,11 @@ async def read_setting(setting_id: str, _: SettingsReader, db: DB) -> dict[str, 
     return {"_id": setting_id, "value": value, "success": True}
 
 
-@router.post("/settings/{setting_id}")
+@router.post(
+    "/settings/{setting_id}",
+    responses=answers(shapes.Done),
+    openapi_extra=raw_body("SettingValue", SettingValue),
+)
 async def write_setting(
     setting_id: str,
     request: Request,

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnihook import __version__
+from omnihook.api import shapes
+from omnihook.api.openapi import OPTIONAL_LOGIN, answers
 from omnihook.api.presenters import user_json
 from omnihook.domain.clock import iso
 from omnihook.domain.errors import InvalidInput, Unauthorized
@@ -42,7 +44,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 Count = Annotated[int, Query(ge=1, le=500)]
 
 
-@info_router.get("/info")
+@info_router.get("/info", responses=answers(shapes.ServerInfo), openapi_extra=OPTIONAL_LOGIN)
 async def server_info(
     request: Request,
     x_user_id: Annotated[str | None, Header()] = None,
@@ -86,7 +88,7 @@ class RegisterBody(BaseModel):
     password: str = Field(alias="pass", min_length=1)
 
 
-@router.post("/users.register")
+@router.post("/users.register", responses=answers(shapes.UserAnswer))
 async def register(
     body: RegisterBody,
     db: DB,
@@ -110,7 +112,7 @@ def _shown(viewer: User, user: User, connection: str) -> dict[str, Any]:
     return user_json(user, emails=emails, status=user_admin.shown_status(user, connection))
 
 
-@router.get("/users.info")
+@router.get("/users.info", responses=answers(shapes.UserAnswer, 404))
 async def users_info(
     viewer: CurrentUser, db: DB, userId: str | None = None, username: str | None = None
 ) -> dict[str, Any]:
@@ -121,7 +123,7 @@ async def users_info(
     return {"user": _shown(viewer, user, connection), "success": True}
 
 
-@router.get("/users.list")
+@router.get("/users.list", responses=answers(shapes.UsersPage))
 async def users_list(viewer: UsersLister, db: DB, offset: Offset = 0, count: Count = 50) -> dict[str, Any]:
     found, total = await user_admin.list_users(db, offset=offset, count=count)
     return {
@@ -161,7 +163,7 @@ class UpdateUserBody(BaseModel):
     data: UserUpdate
 
 
-@router.post("/users.update")
+@router.post("/users.update", responses=answers(shapes.UserAnswer, 403, 404))
 async def update_user(body: UpdateUserBody, request: Request, actor: CurrentUser, db: DB) -> dict[str, Any]:
     """Change a user's name, email, username, roles, active state or password (each needs its
     permission). A new password or a deactivation ends that user's sessions (the caller's own excepted)."""
@@ -191,7 +193,7 @@ class DeleteUserBody(BaseModel):
     confirmRelinquish: bool = False
 
 
-@router.post("/users.delete")
+@router.post("/users.delete", responses=answers(shapes.Done, 404))
 async def delete_user(body: DeleteUserBody, actor: UserDeleter, db: DB) -> dict[str, Any]:
     await user_admin.delete_user(db, actor=actor, user_id=body.userId, username=body.username)
     return {"success": True}
@@ -210,7 +212,7 @@ class SetStatusBody(BaseModel):
         return self
 
 
-@router.post("/users.setStatus")
+@router.post("/users.setStatus", responses=answers(shapes.Done, 403, 404))
 async def set_status(body: SetStatusBody, actor: CurrentUser, db: DB) -> dict[str, Any]:
     """The user's status (online, away, busy, offline) and status message. It is what users.info and
     users.getStatus show; whether an agent takes chats is livechat/agent.status."""
@@ -220,7 +222,7 @@ async def set_status(body: SetStatusBody, actor: CurrentUser, db: DB) -> dict[st
     return {"success": True}
 
 
-@router.get("/users.getStatus")
+@router.get("/users.getStatus", responses=answers(shapes.UserStatus, 404))
 async def get_status(
     viewer: CurrentUser, db: DB, userId: str | None = None, username: str | None = None
 ) -> dict[str, Any]:
@@ -240,7 +242,7 @@ def _permission_json(p: Permission) -> dict[str, Any]:
     return {"_id": p.id, "roles": list(p.roles), "_updatedAt": iso(p.updated_at)}
 
 
-@router.get("/permissions.listAll")
+@router.get("/permissions.listAll", responses=answers(shapes.PermissionsList))
 async def permissions_list_all(
     _: CurrentUser, db: DB, updatedSince: datetime | None = None
 ) -> dict[str, Any]:
@@ -261,7 +263,7 @@ class PermissionsUpdateBody(BaseModel):
     permissions: list[PermissionIn] = Field(max_length=200)
 
 
-@router.post("/permissions.update")
+@router.post("/permissions.update", responses=answers(shapes.PermissionsUpdated))
 async def permissions_update(body: PermissionsUpdateBody, _: PermissionsEditor, db: DB) -> dict[str, Any]:
     """Give each permission listed exactly these roles (admins keep access-permissions)."""
     changes = [PermissionChange(id=p.id, roles=p.roles) for p in body.permissions]
