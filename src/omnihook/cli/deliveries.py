@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from omnihook.cli.base import print_json, print_table, with_database
+from omnihook.cli.replays import parse_request, start_job
 from omnihook.storage.database import Database
-from omnihook.storage.tables import deliveries as deliveries_table
 from omnihook.webhooks import deliveries as log
+from omnihook.webhooks import replay_jobs
 from omnihook.webhooks.deliveries import DeliveryFilter
 
 group = typer.Typer(help="list, show and send again webhook deliveries", no_args_is_help=True)
@@ -114,7 +114,7 @@ def show_command(delivery_id: Annotated[str, typer.Argument()], as_json: AsJson 
 def replay_command(
     delivery_ids: Annotated[list[str] | None, typer.Argument(help="delivery ids; or give filters")] = None,
     status: Annotated[
-        str, typer.Option(help="which deliveries a filter replays: dead or delivered")
+        str, typer.Option(help="which deliveries a filter replays: dead, delivered or any")
     ] = "dead",
     event_type: EventTypeOption = None,
     endpoint: Endpoint = None,
@@ -123,30 +123,36 @@ def replay_command(
     until: Until = None,
     search: Search = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be sent, send nothing")] = False,
-    rate: Annotated[float, typer.Option(min=0.1, help="deliveries released per second")] = 50.0,
+    rate: Annotated[
+        int, typer.Option(min=1, max=replay_jobs.MAX_RATE, help="deliveries released a second, per endpoint")
+    ] = replay_jobs.DEFAULT_RATE,
+    detach: Annotated[bool, typer.Option("--detach", help="start the replay job and return")] = False,
 ) -> None:
-    """Send deliveries again (same id, a fresh retry budget): the ones named, or every one that matches."""
-    if status not in ("dead", "delivered"):
-        typer.echo("error: --status: dead or delivered (a pending delivery is sent anyway)", err=True)
-        raise typer.Exit(2)
+    """Send deliveries again (same id, a fresh retry budget): the ones named, or every one that matches
+    the filters, as a replay job (recorded, throttled per endpoint, resumed after a restart)."""
     ids = list(delivery_ids or [])
-    if not ids:
-        ids = with_database(
-            lambda db: _matching(db, _filter(status, event_type, endpoint, room, since, until, search))
-        )
-    if dry_run:
-        typer.echo(f"{len(ids)} deliveries would be sent again")
-        for delivery_id in ids:
-            typer.echo(delivery_id)
+    if ids:
+        if dry_run:
+            typer.echo(f"{len(ids)} deliveries would be sent again")
+            return
+        sent = with_database(lambda db: _replay(db, ids, rate))
+        typer.echo(f"{sent} deliveries sent again")
         return
-    sent = with_database(lambda db: _replay(db, ids, rate))
-    typer.echo(f"{sent} deliveries sent again")
-
-
-async def _matching(db: Database, where: DeliveryFilter) -> list[str]:
-    query = select(deliveries_table.c.id).where(*where.conditions()).order_by(deliveries_table.c.seq)
-    async with db.engine.connect() as conn:
-        return [row.id for row in await conn.execute(query)]
+    given = {
+        "status": status,
+        "type": event_type,
+        "endpointId": endpoint,
+        "roomId": room,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "q": search,
+    }
+    request = parse_request({"filter": given, "ratePerSecond": rate})
+    if dry_run:
+        matching = with_database(lambda db: replay_jobs.count_matching(db, request))
+        typer.echo(f"{matching} deliveries would be sent again")
+        return
+    start_job(request, detach=detach)
 
 
 async def _replay(db: Database, ids: list[str], rate: float) -> int:
