@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
+from omnihook.webhooks import deliveries as deliveries_log
 from tests.conftest import login_headers
 from tests.livechat_helpers import open_chat
 from tests.receiver import Receiver
@@ -57,7 +59,11 @@ async def test_each_attempt_is_recorded_without_the_secret(
 
 
 async def test_the_list_filters_by_status_type_and_room_and_pages_newest_first(
-    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    receiver: Receiver,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await configure(
         client,
@@ -85,6 +91,13 @@ async def test_the_list_filters_by_status_type_and_room_and_pages_newest_first(
     assert len(seen) == 4
     none_dead = (await client.get(DELIVERIES, params={"status": "dead"}, headers=admin)).json()
     assert none_dead["total"] == 0
+    assert everything["totalCapped"] is False
+    # Past the cap the total stops counting, and says so.
+    monkeypatch.setattr(deliveries_log, "COUNT_CAP", 4)
+    capped = (await client.get(DELIVERIES, headers=admin)).json()
+    assert (capped["total"], capped["totalCapped"], capped["count"]) == (4, True, 5)
+    exact = (await client.get(DELIVERIES, params={"type": "Message"}, headers=admin)).json()
+    assert (exact["total"], exact["totalCapped"]) == (3, False)
 
 
 async def test_the_list_filters_by_endpoint_time_and_search_and_pages_by_cursor(

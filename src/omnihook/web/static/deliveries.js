@@ -119,7 +119,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       shown = new Set(items.flatMap((d) => [d._id, d.heldBehind].filter(Boolean)));
       const total = result.total ?? items.length;
       const range = position === null ? `${items.length}` : `${position + 1}–${position + items.length}`;
-      info.textContent = items.length ? `${range} of ${total}` : "";
+      info.textContent = items.length ? `${range} of ${total}${result.totalCapped ? "+" : ""}` : "";
       prev.disabled = before === null;
       next.disabled = result.nextCursor === null || result.nextCursor === undefined;
       next.dataset.cursor = result.nextCursor ?? "";
