@@ -88,6 +88,13 @@ async def delivery_page(request: Request, delivery_id: str) -> HTMLResponse:
     return render(request, "delivery.html", "Delivery", role="manager", delivery_id=delivery_id)
 
 
+@router.get("/admin/replays")
+async def replays_page(request: Request) -> HTMLResponse:
+    """Bulk replay jobs; the filters may come in the query string (the Deliveries page links here)."""
+    types = [(t.value, EVENT_LABELS.get(t.value)) for t in EventType]
+    return render(request, "replays.html", "Replays", role="manager", event_types=types)
+
+
 # The keys an endpoint subscribes to, in the catalog's order, with the names the Webhooks page gives them.
 SUBSCRIPTION_LABELS = {
     **EVENT_LABELS,
