@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -100,11 +101,11 @@ def test_deliveries_show_their_endpoint_and_filter_by_endpoint_and_by_text_in_th
         "omnichannel/integrations",
         {"LivechatWebhookUrl": receiver.url, "LivechatWebhookOnOfflineMsg": True},
     )
-    server.call(
+    billing = server.call(
         "POST",
         "omnihook/endpoints",
         {"name": "Billing CRM", "url": receiver.url, "eventTypes": ["LivechatOfflineMessage"]},
-    )
+    )["endpoint"]["_id"]
     for name, message in (("Ann", "my order 1234 is late"), ("Bob", "just saying hi")):
         offline = {"name": name, "email": f"{name.lower()}@example.com", "message": message}
         server.call("POST", "livechat/offline.message", offline, headers={})
@@ -130,6 +131,15 @@ def test_deliveries_show_their_endpoint_and_filter_by_endpoint_and_by_text_in_th
     page.reload()
     expect(page.get_by_label("Search")).to_have_value("order 1234")
     expect(rows).to_have_count(1)
+    # Replay matching… carries the same filters to the bulk replay page.
+    replay = page.get_by_role("link", name="Replay matching…")
+    href = replay.get_attribute("href") or ""
+    assert href.startswith("/admin/replays?"), href
+    assert parse_qs(urlsplit(href).query) == {
+        "status": ["any"],
+        "endpointId": [billing],
+        "q": ["order 1234"],
+    }
 
 
 def open_chat(server: Server, token: str, *texts: str) -> str:

@@ -107,7 +107,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     table.setAttribute("aria-busy", "true");
     const f = filters();
     history.replaceState(null, "", `${location.pathname}${OH.query({ ...f, before: before || "" })}`);
-    replay.href = `/admin/replays${OH.query(apiFilters(f))}`;
+    // The rows shown, whatever their status: the replay page's own default is dead ones only.
+    replay.href = `/admin/replays${OH.query({ ...apiFilters(f), status: f.status || "any" })}`;
     try {
       const result = await OH.api("GET", `omnihook/deliveries${OH.query({ ...apiFilters(f), before: before || "", count: PAGE_SIZE })}`);
       const items = result.deliveries || [];
