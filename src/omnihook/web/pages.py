@@ -113,6 +113,13 @@ async def endpoints_page(request: Request) -> HTMLResponse:
     return render(request, "endpoints.html", "Endpoints", role="manager", event_types=types)
 
 
+@router.get("/event-types")
+async def event_types_page(request: Request) -> HTMLResponse:
+    """The event catalog: public, as its API is (a CRM developer needs no login to read it)."""
+    types = [(t.value, EVENT_LABELS.get(t.value)) for t in EventType]
+    return render(request, "event_types.html", "Event catalog", role="anyone", event_types=types)
+
+
 @router.get("/embed")
 async def embed_page(request: Request) -> HTMLResponse:
     """The embed snippet with this server's address, and the widget on the page itself."""
