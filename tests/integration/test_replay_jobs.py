@@ -98,7 +98,7 @@ async def test_any_status_on_request_sends_delivered_ones_too_but_never_a_pendin
 
 
 async def test_the_throttle_keeps_at_most_the_rate_of_a_jobs_deliveries_in_flight_per_endpoint(
-    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver, database_url: str
 ) -> None:
     db: Database = app.state.db
     receiver.delay_s = 0.3  # a slow endpoint: the job must wait for it, not fill its queue
@@ -108,7 +108,7 @@ async def test_the_throttle_keeps_at_most_the_rate_of_a_jobs_deliveries_in_fligh
     job = (await client.post(REPLAYS, json=body, headers=admin)).json()["job"]
     most = 0
     while (now := await replay_jobs.get_job(db, job["_id"]))["status"] == "running":
-        rows = await delivery_rows(str(db.url).replace("+aiosqlite", "").replace("+asyncpg", ""))
+        rows = await delivery_rows(database_url)
         untried = [r for r in rows if r.status == "pending" and r.attempts == r.budget_start]
         most = max(most, len(untried), now["inFlight"])
         await asyncio.sleep(0.05)
@@ -187,6 +187,9 @@ async def test_bad_requests_are_400s_naming_the_problem_and_create_nothing(
     assert (await client.post(f"{REPLAYS}/nope/cancel", headers=admin)).status_code == 404
     assert (await client.get(REPLAYS, headers=admin)).json()["jobs"] == []
     assert (await client.post(REPLAYS, json={})).status_code == 401
+    agent = await create_agent(client, admin, "alice")  # replays are for managers and admins
+    assert (await client.post(REPLAYS, json={}, headers=agent)).status_code == 403
+    assert (await client.get(REPLAYS, headers=agent)).status_code == 403
 
 
 # --- step by step: the runner's guarantees -----------------------------------------------------------
