@@ -13,6 +13,7 @@ from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Server, log_in, s
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.browser
+DASH = "\N{EN DASH}"
 
 
 def wait_for_delivery(server: Server, status: str) -> dict[str, Any]:
@@ -276,3 +277,34 @@ def test_an_attempt_recorded_while_the_pages_are_open_shows_up_on_both_without_a
     expect(detail.locator("#attempts .attempt").nth(1)).to_contain_text("status 200")
     for shown in (page, detail):
         assert shown.evaluate("window.notReloaded") is True
+
+
+def test_older_and_newer_page_through_the_log_by_cursor(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    server.call(
+        "POST",
+        "omnichannel/integrations",
+        {"LivechatWebhookUrl": receiver.url, "LivechatWebhookOnOfflineMsg": True},
+    )
+    for n in range(55):
+        offline = {"name": f"Visitor {n}", "email": f"v{n}@example.com", "message": f"message {n}"}
+        server.call("POST", "livechat/offline.message", offline, headers={})
+    deliveries_when(server, lambda found: len(found) == 55, "?status=delivered&count=100")
+
+    log_in(page, ADMIN_USERNAME, ADMIN_PASSWORD, "/admin/deliveries")
+    rows = page.locator("#deliveries tbody tr")
+    info = page.locator("#page-info")
+    older, newer = page.locator("#next"), page.locator("#prev")
+    expect(info).to_have_text(f"1{DASH}50 of 55")
+    expect(rows).to_have_count(50)
+    newest = rows.first.get_attribute("data-id")
+    older.click()
+    expect(info).to_have_text(f"51{DASH}55 of 55")
+    expect(rows).to_have_count(5)
+    expect(older).to_be_disabled()
+    page.wait_for_url("**/admin/deliveries?before=*")
+    newer.click()
+    expect(info).to_have_text(f"1{DASH}50 of 55")
+    expect(rows.first).to_have_attribute("data-id", newest or "")
+    expect(newer).to_be_disabled()

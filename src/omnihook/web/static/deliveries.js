@@ -169,12 +169,10 @@ document.addEventListener("DOMContentLoaded", async () => {
       }, RELOAD_AFTER_MS);
     }
   }
-  let connected = false;
   OH.agentStream((note) => {
     if (note.kind === "hello") {
-      // A reconnection: what was missed meanwhile is reloaded.
-      if (connected) reloadSoon();
-      connected = true;
+      // Connected (again): what changed since the last load, or while away, is reloaded.
+      reloadSoon();
     } else if (note.kind === "deliveries.changed") {
       // An attempt recorded or a status changed: reload when it concerns a row shown.
       if (!note.deliveryIds || note.deliveryIds.some((id) => shown.has(id))) reloadSoon();

@@ -151,12 +151,9 @@ document.addEventListener("DOMContentLoaded", async () => {
       }, RELOAD_AFTER_MS);
     }
   }
-  let connected = false;
   OH.agentStream((note) => {
-    if (note.kind === "hello") {
-      if (connected) reloadSoon(); // a reconnection: what was missed meanwhile
-      connected = true;
-    } else if (note.kind === "resync") {
+    if (note.kind === "hello" || note.kind === "resync") {
+      // Connected (again), or notes were lost: what changed since the last load is reloaded.
       reloadSoon();
     } else if (note.kind === "deliveries.changed") {
       if (!note.deliveryIds || note.deliveryIds.some((d) => watched.has(d))) reloadSoon();
