@@ -111,11 +111,12 @@ def complete(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             route = routes.get((path, method))
+            visitor = route is not None and "livechat visitor" in route.tags
             _complete_operation(
-                operation,
-                visitor=route is not None and "livechat visitor" in route.tags,
-                permissions=_permissions(route) if route is not None else [],
+                operation, visitor=visitor, permissions=_permissions(route) if route is not None else []
             )
+            if visitor:
+                _describe_token_fields(operation.get("requestBody", {}), schemas)
     document["info"]["description"] = DESCRIPTION
     document["webhooks"] = _webhooks()
     return document
@@ -165,6 +166,24 @@ def _complete_operation(operation: dict[str, Any], *, visitor: bool, permissions
         for parameter in operation.get("parameters", []):
             if parameter.get("name") == "token":
                 parameter.setdefault("description", VISITOR_TOKEN)
+
+
+def _describe_token_fields(node: Any, schemas: dict[str, Any], seen: set[str] | None = None) -> None:
+    """The visitor's `token` in a body (at any depth of its component schemas) says what it is for."""
+    seen = set() if seen is None else seen
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(COMPONENTS) and ref not in seen:
+            seen.add(ref)
+            _describe_token_fields(schemas.get(ref.removeprefix(COMPONENTS)), schemas, seen)
+        token = node.get("properties", {}).get("token") if node.get("type") == "object" else None
+        if isinstance(token, dict):
+            token.setdefault("description", VISITOR_TOKEN)
+        for value in node.values():
+            _describe_token_fields(value, schemas, seen)
+    elif isinstance(node, list):
+        for value in node:
+            _describe_token_fields(value, schemas, seen)
 
 
 def _drop_inferred(media: dict[str, Any]) -> None:

@@ -696,3 +696,58 @@ class Health(TypedDict):
     status: Literal["ok", "error"]
     database: str
     dispatcher: NotRequired[Literal["running", "off"]]
+
+
+class Delivery(TypedDict):
+    """One event to one endpoint."""
+
+    _id: Annotated[str, Field(description="stable across retries: the receiver's deduplication key")]
+    eventId: str
+    endpointId: str
+    endpointName: str | None
+    endpointUrl: str | None
+    type: str
+    roomId: str | None
+    status: Annotated[str, Field(description="pending, delivered or dead")]
+    attempts: int
+    lastStatusCode: int | None
+    lastError: str | None
+    nextAttemptAt: Annotated[Timestamp | None, Field(description="while pending")]
+    heldBehind: Annotated[
+        str | None, Field(description="the older pending delivery of its room (same endpoint) it waits for")
+    ]
+    createdAt: Timestamp
+    deliveredAt: Timestamp | None
+
+
+class DeliveriesPage(TypedDict):
+    """Newest first; `nextCursor` (as `before`) gives the next page in constant time."""
+
+    deliveries: list[Delivery]
+    count: int
+    offset: int
+    total: Annotated[int, Field(description="exact up to 10,000")]
+    totalCapped: Annotated[bool, Field(description="there are more than `total`")]
+    nextCursor: int | None
+    success: Success
+
+
+class Attempt(TypedDict):
+    attempt: int
+    startedAt: Timestamp
+    durationMs: int | None
+    statusCode: int | None
+    error: str | None
+    requestHeaders: Annotated[dict[str, Any] | None, Field(description="without secrets")]
+    responseHeaders: dict[str, Any] | None
+    responseBody: Annotated[str | None, Field(description="up to a cap")]
+
+
+class DeliveryDetail(Delivery):
+    payload: Annotated[dict[str, Any], Field(description="the Rocket.Chat-format payload, as rendered")]
+    attemptsLog: list[Attempt]
+
+
+class DeliveryAnswer(TypedDict):
+    delivery: DeliveryDetail
+    success: Success
