@@ -91,6 +91,75 @@ async def test_users_list_pages_every_user_by_username(
     assert [u["username"] for u in rest["users"]] == ["bob", "carol"]
 
 
+async def _users(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> httpx.Response:
+    return await client.get(f"{API}/users.list", params=params, headers=headers)
+
+
+async def test_users_list_honours_rocket_chats_query_fields_and_sort(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    for username, name in (("alice", "alice Liddell"), ("bob", "Bob Builder"), ("carol", "Carol Danvers")):
+        agent = await create_agent(client, admin, username, available=False)
+        await _post(client, "users.update", {"userId": agent["X-User-Id"], "data": {"name": name}}, admin)
+    # What Rocket.Chat's admin UI sends for a search: escaped text in an $or of case-insensitive $regex.
+    search = '{"$or": [{"username": {"$regex": "ca", "$options": "i"}}, {"name": {"$regex": "^BOB", "$options": "i"}}]}'
+    found = (await _users(client, admin, query=search, sort='{"name": -1}')).json()
+    assert [u["username"] for u in found["users"]] == ["carol", "bob"]
+    assert (found["count"], found["total"], found["offset"]) == (2, 2, 0)
+    # name sorts ignoring case, as Rocket.Chat's nameInsensitive.
+    by_name = (await _users(client, admin, sort='{"name": 1}', count=3, offset=1)).json()
+    assert [u["name"] for u in by_name["users"]] == ["alice Liddell", "Bob Builder", "Carol Danvers"]
+    assert by_name["total"] == 4
+    admins = (await _users(client, admin, query='{"roles": "admin"}')).json()
+    assert [u["username"] for u in admins["users"]] == ["admin"]
+    by_email = await _users(client, admin, query='{"emails.address": "bob@example.com"}')
+    assert [u["username"] for u in by_email.json()["users"]] == ["bob"]
+    trimmed = (await _users(client, admin, fields='{"name": 0, "emails": 0}', count=1)).json()["users"][0]
+    assert "name" not in trimmed and "emails" not in trimmed and trimmed["username"] == "admin"
+    left_out = await _users(client, admin, fields='{"name": 0}', query='{"name": "Bob Builder"}')
+    assert left_out.json()["error"] == "Invalid attribute: name [error-invalid-query]"
+    bob = by_email.json()["users"][0]["_id"]
+    await _post(client, "users.update", {"userId": bob, "data": {"active": False}}, admin)
+    inactive = (await _users(client, admin, query='{"roles": "livechat-agent", "active": false}')).json()
+    assert [u["username"] for u in inactive["users"]] == ["bob"]
+
+
+async def test_users_list_refuses_unsafe_or_unknown_query_operators_and_bad_parameters(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    agent = await create_agent(client, admin, "alice", available=False)
+    refused = {
+        '{"$where": "sleep(1000)"}': "Invalid operation: $where",
+        '{"username": {"$ne": "admin"}}': "Invalid operation: $ne",
+        '{"username": {"$gt": ""}}': "Invalid operation: $gt",
+        '{"$or": [{"services.password": {"$exists": true}}]}': "Invalid attribute: services.password",
+        '{"password_hash": "x"}': "Invalid attribute: password_hash",
+        '{"username": {"$regex": "(a+)+$"}}': None,  # could run for ages: only literal text is searched
+        '{"username": {"$regex": "a", "$options": "x"}}': None,
+        '{"$and": {"username": "alice"}}': None,
+        "[1]": None,
+        "{not json": None,
+    }
+    for query, reason in refused.items():
+        response = await _users(client, admin, query=query)
+        assert response.status_code == 400, (query, response.text)
+        assert response.json()["errorType"] == "error-invalid-query", query
+        if reason:
+            assert response.json()["error"] == f"{reason} [error-invalid-query]"
+    deep = '{"$or": [' * 20 + '{"username": "a"}' + "]}" * 20
+    assert (await _users(client, admin, query=deep)).json()["errorType"] == "error-invalid-query"
+    for sort in ('{"username": 2}', '{"username": "asc"}', "{}", '{"$natural": 1}'):
+        assert (await _users(client, admin, sort=sort)).json()["errorType"] == "error-invalid-sort", sort
+    bad_fields = await _users(client, admin, fields='{"name": "yes"}')
+    assert bad_fields.json()["errorType"] == "error-invalid-fields"
+    # An agent does not see others' e-mail addresses, so it cannot search them either.
+    hidden = await _users(client, agent, query='{"emails.address": "admin@example.com"}')
+    assert hidden.json()["error"] == "Invalid attribute: emails.address [error-invalid-query]"
+    assert [
+        u["username"] for u in (await _users(client, agent, query='{"username": "alice"}')).json()["users"]
+    ] == ["alice"]
+
+
 async def test_users_update_changes_a_users_details_and_roles(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
