@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihook.domain.clock import utcnow
@@ -60,7 +60,7 @@ async def insert_message(
     )
     # Values as parameters, not `.values()`: the compiled statement is then cached (40 µs less a message).
     await conn.execute(
-        insert(messages),
+        _INSERT_MESSAGE,
         {
             "id": message.id,
             "room_id": room_id,
@@ -82,13 +82,19 @@ async def insert_message(
     return message
 
 
+_COUNT_ON_OPEN_ROOM = (
+    update(rooms)
+    .where(rooms.c.id == bindparam("room_id"), rooms.c.status != RoomStatus.CLOSED.value)
+    .values(
+        message_count=rooms.c.message_count + 1, last_message_at=bindparam("ts"), updated_at=bindparam("ts")
+    )
+)
+_INSERT_MESSAGE = insert(messages)
+
+
 async def _count_on_open_room(conn: AsyncConnection, room_id: str, ts: datetime) -> None:
     """Bump the room's counters; matching only an open room makes a racing close win cleanly."""
-    result = await conn.execute(
-        update(rooms)
-        .where(rooms.c.id == room_id, rooms.c.status != RoomStatus.CLOSED)
-        .values(message_count=rooms.c.message_count + 1, last_message_at=ts, updated_at=ts)
-    )
+    result = await conn.execute(_COUNT_ON_OPEN_ROOM, {"room_id": room_id, "ts": ts})
     if result.rowcount != 1:
         raise Conflict("room-closed", "this conversation is already closed")
 

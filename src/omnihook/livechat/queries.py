@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +50,12 @@ def room_query() -> Select[Any]:
     return select(rooms, visitors.c.username.label("visitor_username")).join(
         visitors, visitors.c.id == rooms.c.visitor_id
     )
+
+
+# Built once: building and cache-keying a select of every room column cost more than running it.
+_ROOM_BY_ID = room_query().where(rooms.c.id == bindparam("rid"))
+_ROOM_BY_ID_FOR_UPDATE = _ROOM_BY_ID.with_for_update(of=rooms)
+_VISITOR_BY_TOKEN = select(visitors).where(visitors.c.token == bindparam("token"))
 
 
 def room_from_row(row: Any) -> Room:
@@ -133,17 +139,15 @@ def require_token(token: str | None) -> str:
 
 async def visitor_by_token(conn: AsyncConnection, token: str | None) -> Visitor:
     """The visitor this token authorizes; an unknown token is unauthenticated (401)."""
-    row = (await conn.execute(select(visitors).where(visitors.c.token == require_token(token)))).first()
+    row = (await conn.execute(_VISITOR_BY_TOKEN, {"token": require_token(token)})).first()
     if row is None:
         raise Unauthorized("invalid-token", "no visitor has this token: register with POST livechat/visitor")
     return visitor_from_row(row)
 
 
 async def find_room(conn: AsyncConnection, rid: str, *, for_update: bool = False) -> Room:
-    query = room_query().where(rooms.c.id == rid)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=rooms)
-    row = (await conn.execute(query)).first()
+    query = _ROOM_BY_ID_FOR_UPDATE if for_update and conn.dialect.name == "postgresql" else _ROOM_BY_ID
+    row = (await conn.execute(query, {"rid": rid})).first()
     if row is None:
         raise NotFound("invalid-room", f"no room {rid!r}")
     return room_from_row(row)
@@ -154,7 +158,7 @@ async def visitor_room(conn: AsyncConnection, token: str | None, rid: str | None
     require_token(token)
     if not rid:
         raise InvalidInput("invalid-room", "rid: the room id is required")
-    row = (await conn.execute(room_query().where(rooms.c.id == rid))).first()
+    row = (await conn.execute(_ROOM_BY_ID, {"rid": rid})).first()
     if row is None or row.visitor_token != token:
         # An unknown token is a 401 whether or not the room exists (and whose it is).
         await visitor_by_token(conn, token)

@@ -128,7 +128,7 @@ class UnitOfWork:
         try:
             if exc_type is None:
                 if self.events:
-                    await self.conn.execute(insert(domain_events), [_event_row(e) for e in self.events])
+                    await self.conn.execute(_INSERT_EVENTS, [_event_row(e) for e in self.events])
                     for hook in self.db.before_commit:
                         await hook(self.conn, self.events)
                 await self.conn.commit()
@@ -152,6 +152,9 @@ class UnitOfWork:
                 self.db._write_lock.release()
 
 
+_INSERT_EVENTS = insert(domain_events)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)
@@ -159,11 +162,25 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
     return value
 
 
+_DATA_FIELDS: dict[type[DomainEvent], tuple[str, ...]] = {}
+
+
+def _data_fields(kind: type[DomainEvent]) -> tuple[str, ...]:
+    names = _DATA_FIELDS.get(kind)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(kind) if f.name not in ("room_id", "occurred_at"))
+        _DATA_FIELDS[kind] = names
+    return names
+
+
 def _event_row(event_: DomainEvent) -> dict[str, Any]:
-    data = {k: v for k, v in dataclasses.asdict(event_).items() if k not in ("room_id", "occurred_at")}
+    # Field by field, not dataclasses.asdict: that deep-copies every value (a fifth of this row's cost).
+    data = {name: getattr(event_, name) for name in _data_fields(type(event_))}
     return {
         "kind": event_.kind,
         "room_id": event_.room_id,

@@ -24,6 +24,8 @@ from omnihook.webhooks.endpoints import EndpointCache
 from omnihook.webhooks.payloads import dumps, render
 
 DELIVERIES_CHANNEL = "omnihook_deliveries"
+_INSERT_EVENTS = insert(webhook_events)
+_INSERT_DELIVERIES = insert(deliveries)
 
 
 def new_delivery_id() -> str:
@@ -91,8 +93,8 @@ class Outbox:
             )
         if not delivery_rows:
             return
-        await conn.execute(insert(webhook_events), event_rows)
-        await conn.execute(insert(deliveries), delivery_rows)
+        await conn.execute(_INSERT_EVENTS, event_rows)
+        await conn.execute(_INSERT_DELIVERIES, delivery_rows)
         targeted = {row["endpoint_id"] for row in delivery_rows}
         # The payload names the endpoints to wake (empty: all of them, when the names would not fit).
         names = ",".join(sorted(targeted))
