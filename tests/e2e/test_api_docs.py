@@ -48,3 +48,15 @@ def test_redoc_shows_the_api_and_the_webhooks_offline(
         timeout=90_000
     )  # ReDoc renders the whole document first: slow on a busy machine
     assert refused == []
+
+
+def test_swagger_ui_authorizes_with_rocket_chats_login_headers_and_links_the_event_catalog(
+    page: Page, server: Server
+) -> None:
+    page.goto(f"{server.url}/docs")
+    page.get_by_role("button", name="Authorize").first.click()
+    dialog = page.locator(".modal-ux")  # Swagger UI's Authorize dialog
+    expect(dialog.get_by_text("X-User-Id").first).to_be_visible()
+    expect(dialog.get_by_text("X-Auth-Token").first).to_be_visible()
+    # The description links the event catalog page (Swagger UI opens it in a new tab).
+    expect(page.get_by_role("link", name="event catalog page")).to_have_attribute("href", "/event-types")

@@ -250,5 +250,6 @@ Rocket.Chat's widget sends it; a token reaches only its own visitor's chats.
 **Errors** come in Rocket.Chat's envelope, `{"success": false, "error": ..., "errorType": ...}`.
 
 **Webhooks.** The `webhooks` section lists the body of every event omnihook sends, in both formats
-(also at `GET /api/v1/omnihook/event-types` and on the page `/event-types`).
+(also at `GET /api/v1/omnihook/event-types`, and with an example of each on the
+[event catalog page](/event-types)).
 """
