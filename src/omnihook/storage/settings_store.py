@@ -51,7 +51,9 @@ def _cache_of(engine: Engine) -> _Cache:
 
 
 def _transaction_ended(connection: Connection) -> None:
-    if connection.info.pop(_WROTE, False):
+    if connection.invalidated:  # no record left to read; the cache may hold what it wrote: drop it
+        _cache_of(connection.engine).invalidate()
+    elif connection.info.pop(_WROTE, False):
         _cache_of(connection.engine).invalidate()
 
 
@@ -62,7 +64,7 @@ async def _all_settings(conn: AsyncConnection) -> dict[str, Any]:
 async def read_settings(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, Any]:
     """The stored values of `ids` (missing ids are absent from the result: apply defaults upstream)."""
     sync = conn.sync_connection
-    if sync is not None and sync.info.get(_WROTE):
+    if sync is not None and not sync.invalidated and sync.info.get(_WROTE):
         values = await _all_settings(conn)
     else:
         cache = _cache_of(conn.sync_engine)
@@ -84,7 +86,7 @@ async def read_settings(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, 
 
 async def write_settings(conn: AsyncConnection, values: Mapping[str, Any]) -> None:
     """Insert or replace each setting, in the caller's transaction."""
-    if conn.sync_connection is not None:
+    if conn.sync_connection is not None and not conn.sync_connection.invalidated:
         conn.sync_connection.info[_WROTE] = True
     _cache_of(conn.sync_engine).invalidate()
     now = utcnow()
