@@ -161,11 +161,13 @@ class Api:
         return Sent(message_id, started, answered, response.status)
 
 
-async def start_server(children: Children, http: aiohttp.ClientSession, database_url: str, **env: str) -> Api:
+async def start_server(
+    children: Children, http: aiohttp.ClientSession, database_url: str, *, workers: int = 1, **env: str
+) -> Api:
+    """`omnihook serve` (with `workers` processes on one port), once its admin can log in."""
     port = free_port()
-    child, _ = await children.start(
-        "serve", omnihook_argv("serve", "--port", str(port)), env=omnihook_env(database_url, **env)
-    )
+    argv = omnihook_argv("serve", "--port", str(port), "--workers", str(workers))
+    child, _ = await children.start("serve", argv, env=omnihook_env(database_url, **env))
     api = Api(f"http://127.0.0.1:{port}", http, child)
     deadline = time.monotonic() + 60
     while True:

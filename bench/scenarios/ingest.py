@@ -2,18 +2,20 @@
 
 Three runs of the same closed loop: omnihook with the visitor-message webhook off, then on, then the
 in-memory server of the Rocket.Chat kind (bench/memory_server.py) with its webhook on. End to end counts
-a message once its webhook has arrived: accepted messages / (first request -> last arrival).
+a message once its webhook has arrived: accepted messages / (first request -> last arrival). Then the
+webhooks-on run on PostgreSQL with one and with two server processes (`omnihook serve --workers 2`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import aiohttp
 
 from bench.harness import Context, Receiver, start_receiver
 from bench.load import closed_loop
-from bench.proc import children
+from bench.proc import Children, children
 from bench.results import Figure, ScenarioResult
 from bench.scenarios.flood import endpoint_concurrency
 from bench.server import Api, Sent, fresh_database, start_memory_server, start_server
@@ -21,6 +23,7 @@ from bench.server import Api, Sent, fresh_database, start_memory_server, start_s
 TITLE = "REST API intake with webhooks on, against webhooks off and an in-memory server"
 END_TO_END_TARGET = 0.5  # x the in-memory server
 ON_OFF_TARGET = 0.9  # webhooks on x webhooks off
+SCALE_OUT_TARGET = 1.5  # 2 server processes x 1, on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,23 @@ async def _run(
     )
 
 
+async def _on_postgres(
+    ctx: Context, group: Children, http: aiohttp.ClientSession, receiver: Receiver, workers: int
+) -> Intake:
+    """The webhooks-on run against `omnihook serve --workers N` on a fresh PostgreSQL database."""
+    s = ctx.scale
+    name = f"pg-{workers}"
+    async with fresh_database(ctx, "postgres", f"ingest{workers}") as url:
+        api = await start_server(group, http, url, workers=workers)
+        rooms = await api.open_rooms(s.ingest_clients, prefix=name)
+        await api.rocketchat_webhook(receiver.url(name), LivechatWebhookOnVisitorMessage=True)
+        warm = await closed_loop(api, rooms, clients=s.ingest_clients, seconds=min(1.0, s.ingest_seconds))
+        await receiver.wait_for(_warm(warm), within=60, name=name)
+        result = await _run(api, rooms, s.ingest_clients, s.ingest_seconds, receiver, name)
+        await api.child.stop()
+        return result
+
+
 def _warm(sent: list[Sent]) -> int:
     return sum(1 for m in sent if m.status == 200)
 
@@ -89,6 +109,9 @@ async def run(ctx: Context) -> ScenarioResult:
         warm = await closed_loop(memory, memory_rooms, clients=clients, seconds=min(1.0, seconds))
         await receiver.wait_for(_warm(warm), within=60, name="memory")
         mem = await _run(memory, memory_rooms, clients, seconds, receiver, "memory")
+        await memory.child.stop()
+
+        scale_out = {n: await _on_postgres(ctx, group, http, receiver, n) for n in (1, 2)}
 
     result.checks = {
         "failed requests": (0, off.failed + on.failed + mem.failed),
@@ -143,7 +166,27 @@ async def run(ctx: Context) -> ScenarioResult:
             higher_is_better=False,
         )
     )
+    one, two = scale_out[1], scale_out[2]
+    result.add(
+        Figure(
+            "ingest",
+            "PostgreSQL, 2 server processes: end to end, messages/s",
+            two.end_to_end,
+            "/s",
+            "1 process",
+            one.end_to_end,
+            target=f">= {SCALE_OUT_TARGET}x where the cores allow",
+            met=two.end_to_end >= SCALE_OUT_TARGET * one.end_to_end,
+        )
+    )
+    result.checks |= {
+        f"PostgreSQL, {n} process(es): webhooks arrived": (r.accepted, r.arrived)
+        for n, r in scale_out.items()
+    }
     result.details += [
+        f"PostgreSQL, `omnihook serve --workers N` (each process with its dispatcher), webhooks on: 1 process "
+        f"{one.accepted:,} accepted at {one.rate:,.0f}/s; 2 processes {two.accepted:,} at "
+        f"{two.rate:,.0f}/s, on {os.cpu_count()} cores shared with the load generator, the receiver and PostgreSQL",
         f"{clients} clients in a closed loop (each sends its next message when the last is answered), "
         f"{seconds:.0f} s per run, one `omnihook serve` process on SQLite with its dispatcher",
         f"webhooks off: {off.accepted:,} accepted, {off.failed} failed; webhooks on: {on.accepted:,} accepted, "
