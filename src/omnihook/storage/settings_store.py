@@ -51,9 +51,8 @@ def _cache_of(engine: Engine) -> _Cache:
 
 
 def _transaction_ended(connection: Connection) -> None:
-    if connection.invalidated:  # no record left to read; the cache may hold what it wrote: drop it
-        _cache_of(connection.engine).invalidate()
-    elif connection.info.pop(_WROTE, False):
+    # An invalidated connection has no record left to read: the cache may hold what it wrote, drop it.
+    if connection.invalidated or connection.info.pop(_WROTE, False):
         _cache_of(connection.engine).invalidate()
 
 
