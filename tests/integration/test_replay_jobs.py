@@ -17,7 +17,7 @@ from omnihook.domain.clock import iso, utcnow
 from omnihook.domain.errors import Conflict
 from omnihook.storage.database import Database
 from omnihook.webhooks import deliveries, endpoint_service, replay_jobs
-from omnihook.webhooks.replay_runner import step
+from omnihook.webhooks.replay_runner import release_leases, step
 from tests.livechat_helpers import agent_says, create_agent, open_chat, set_routing, take_from_queue
 from tests.receiver import Receiver
 from tests.replay_helpers import (
@@ -277,3 +277,26 @@ async def test_a_delivery_sent_again_meanwhile_or_of_a_deleted_endpoint_is_skipp
     assert (await step(db, job["_id"], owner="a", lease=LEASE)).finished  # type: ignore[union-attr]
     finished = await replay_jobs.get_job(db, job["_id"])
     assert (finished["replayed"], finished["skipped"]) == (1, 4)
+
+
+async def test_two_runners_at_once_never_both_run_a_job_and_a_clean_stop_hands_it_over_at_once(
+    db: Database, database_url: str
+) -> None:
+    crm = await create_endpoint(db, "http://127.0.0.1:9/a")
+    await seed_deliveries(db, crm, ["dead"] * 4)
+    job = await replay_jobs.create_job(db, await job_request(ratePerSecond=2), created_by="test")
+    other = Database(database_url)  # another process's connections
+    try:
+        first = step(db, job["_id"], owner="a", lease=LEASE)
+        second = step(other, job["_id"], owner="b", lease=LEASE)
+        # SQLite has one writer at a time: the second waits for the first, as another process would.
+        steps = [await first, await second] if db.is_sqlite else list(await asyncio.gather(first, second))
+        ran = [s for s in steps if s is not None]
+        assert len(ran) == 1 and ran[0].released == 2
+        holder, waiting = ("a", "b") if steps[0] is not None else ("b", "a")
+        assert await step(db, job["_id"], owner=waiting, lease=LEASE) is None
+        await release_leases(db, holder)  # the holder stops cleanly
+        taken = await step(other, job["_id"], owner=waiting, lease=LEASE)
+        assert taken is not None and (await replay_jobs.get_job(db, job["_id"]))["runner"] == waiting
+    finally:
+        await other.dispose()
