@@ -91,6 +91,9 @@ async def step(
     now = now or utcnow()
     async with db.transaction() as uow:
         conn = uow.conn
+        before = (
+            await conn.execute(select(replay_jobs.c.lease_owner).where(replay_jobs.c.id == job_id))
+        ).scalar()
         took = await conn.execute(
             update(replay_jobs)
             .where(*_claimable(job_id, owner, now))
@@ -98,6 +101,8 @@ async def step(
         )
         if took.rowcount != 1:
             return None
+        if before is not None and before != owner:
+            log.info("replay job %s taken over from %s, whose lease expired", job_id, before)
         job = (await conn.execute(select(replay_jobs).where(replay_jobs.c.id == job_id))).one()
         in_flight = await _settle(conn, job_id)
         done = Step()
