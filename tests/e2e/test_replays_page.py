@@ -45,9 +45,14 @@ def test_dead_deliveries_are_counted_replayed_with_progress_and_a_job_is_cancell
     dead = deliveries(server, f"status=dead&endpointId={crm}", 3)
     receiver.default_status = 200  # back up
 
-    # The Deliveries page links here with its filters.
     log_in(page, ADMIN_USERNAME, ADMIN_PASSWORD, "/admin/replays")
     expect(page.locator("#jobs")).to_contain_text("No replay yet.")  # logged in
+    # A status that cannot be replayed is said so, and the default kept.
+    page.goto("/admin/replays?status=pending")
+    expect(page.locator("#rp-note")).to_contain_text("only dead, delivered or any can be sent again")
+    expect(page.get_by_label("Status")).to_have_value("dead")
+
+    # The Deliveries page links here with its filters.
     page.goto(f"/admin/replays?status=dead&endpointId={crm}")
     expect(page.locator("nav").get_by_role("link", name="Replays")).to_have_attribute("aria-current", "page")
     expect(page.get_by_label("Status")).to_have_value("dead")

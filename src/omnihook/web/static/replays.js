@@ -39,7 +39,14 @@ document.addEventListener("DOMContentLoaded", async () => {
   for (const name of FILTERS) {
     if (!params.has(name)) continue;
     const value = params.get(name);
-    if (name === "status") form.elements.status.value = ["dead", "delivered", "any"].includes(value) ? value : "any";
+    if (name === "status") {
+      if (["dead", "delivered", "any"].includes(value)) form.elements.status.value = value;
+      else {
+        const note = document.getElementById("rp-note");
+        note.textContent = `Status ${value}: only dead, delivered or any can be sent again (a pending delivery is being sent already).`;
+        note.hidden = false;
+      }
+    }
     else if (name === "since" || name === "until") form.elements[name].value = localInput(value);
     else form.elements[name].value = value;
   }
