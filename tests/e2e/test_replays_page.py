@@ -4,6 +4,7 @@ replay followed to its end, a job cancelled."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -92,3 +93,36 @@ def test_dead_deliveries_are_counted_replayed_with_progress_and_a_job_is_cancell
     expect(running).to_contain_text("cancelled by admin")
     [job, _] = server.call("GET", "omnihook/replays")["jobs"]
     assert (job["status"], job["replayed"]) == ("cancelled", 1)
+
+
+def test_a_new_endpoint_is_backfilled_with_the_past_events_from_the_page(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    old = {"name": "Old CRM", "url": receiver.url, "eventTypes": ["Message"]}
+    server.call("POST", "omnihook/endpoints", old)
+    visitor = {"token": "tok-2", "name": "Bo", "email": "bo@example.com"}
+    server.call("POST", "livechat/visitor", {"visitor": visitor}, headers={})
+    rid = server.call("GET", "livechat/room?token=tok-2", headers={})["room"]["_id"]
+    for text in ("before", "the new CRM"):
+        server.call("POST", "livechat/message", {"token": "tok-2", "rid": rid, "msg": text}, headers={})
+    deliveries(server, "status=delivered", 2)
+    new = {"name": "New CRM", "url": receiver.url, "eventTypes": ["Message"]}
+    new_id = server.call("POST", "omnihook/endpoints", new)["endpoint"]["_id"]
+
+    log_in(page, ADMIN_USERNAME, ADMIN_PASSWORD, "/admin/replays")
+    expect(page.locator("#jobs")).to_contain_text("No replay yet.")
+    page.get_by_label("Kind").select_option("backfill")
+    expect(page.get_by_label("Status")).to_be_hidden()
+    expect(page.locator("#rp-count")).to_have_text("Choose the endpoint to backfill.")
+    page.get_by_label("Endpoint to backfill").select_option(new_id)
+    since = (datetime.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")  # the browser's local time
+    page.get_by_label("Created since").fill(since)
+    expect(page.locator("#rp-count")).to_have_text("2 events match.")
+    page.get_by_role("button", name="Start").click()
+    row = page.locator("#jobs tbody tr").first
+    expect(row).to_contain_text("Backfill")
+    expect(row).to_contain_text("to New CRM")
+    expect(row.locator(".badge")).to_have_text("finished")
+    expect(row).to_contain_text("2 of 2 sent again")
+    backfilled = [r.json()["data"]["messages"][0]["msg"] for r in receiver.requests[2:]]
+    assert backfilled == ["before", "the new CRM"]
