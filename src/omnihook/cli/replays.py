@@ -26,6 +26,7 @@ Rate = Annotated[
     int, typer.Option(min=1, max=jobs.MAX_RATE, help="deliveries released a second, per endpoint")
 ]
 POLL_S = 0.5
+UNTAKEN_WARNING_S = 10.0  # a running server or worker takes a new job within a second
 
 
 def who() -> str:
@@ -68,6 +69,8 @@ def start_job(request: jobs.JobRequest, *, detach: bool) -> None:
 
 async def _follow(db: Database, job: dict[str, Any]) -> dict[str, Any]:
     shown = 0
+    loop = asyncio.get_running_loop()
+    warn_at: float | None = loop.time() + UNTAKEN_WARNING_S
     with typer.progressbar(length=max(1, job["total"]), label="sending again", show_pos=True) as bar:
         while True:
             job = await jobs.get_job(db, job["_id"])
@@ -76,6 +79,15 @@ async def _follow(db: Database, job: dict[str, Any]) -> dict[str, Any]:
             shown = done
             if job["status"] != "running":
                 return job
+            if job["runner"] is not None:
+                warn_at = None
+            elif warn_at is not None and loop.time() > warn_at:
+                typer.echo(
+                    f"\nno server or worker has taken the job in {UNTAKEN_WARNING_S:.0f} s: is one running "
+                    "on this database?",
+                    err=True,
+                )
+                warn_at = None
             await asyncio.sleep(POLL_S)
 
 
