@@ -113,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await announce_first_admin(db, settings)
         if settings.dispatcher_in_server:
             await webhook_runtime.start_dispatcher()
+        else:
+            webhook_runtime.news.watch()  # SQLite: what a separate worker records
         presence.start()
         try:
             yield
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.aclose()
             await realtime.aclose()
             await presence.aclose()
+            await webhook_runtime.news.close()
             await webhook_runtime.close()
             await db.dispose()
 

@@ -4,6 +4,7 @@ deliveries, for staff streams only; on PostgreSQL from a separate worker too."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,11 +14,12 @@ from omnihook.app import create_app
 from omnihook.config import Settings
 from omnihook.livechat.live_events import Broker, Subscription
 from omnihook.storage.database import Database
-from omnihook.webhooks.delivery_news import DELIVERIES_CHANGED, IDS_PER_NOTE, changed_note
+from omnihook.webhooks.delivery_news import DELIVERIES_CHANGED, IDS_PER_NOTE, WATCH_SECONDS, changed_note
 from omnihook.webhooks.runtime import WebhookRuntime
 from tests import databases
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login_headers
 from tests.livechat_helpers import open_chat, open_room, register_visitor, visitor_says
+from tests.processes import omnihook_env, start_worker
 from tests.receiver import Receiver
 from tests.webhook_helpers import configure, delivery_rows
 
@@ -103,3 +105,34 @@ async def test_on_postgresql_attempts_recorded_by_a_separate_worker_reach_the_se
     finally:
         await worker.close()
         await worker_db.dispose()
+
+
+async def test_on_sqlite_attempts_recorded_by_a_separate_worker_reach_the_servers_streams_within_seconds(
+    tmp_path: Path, sqlite_template: Path, receiver: Receiver
+) -> None:
+    url = databases.copy_sqlite(sqlite_template, tmp_path)
+    settings = Settings(
+        database_url=url,
+        admin_username=ADMIN_USERNAME,
+        admin_password=ADMIN_PASSWORD,
+        allow_private_targets=True,
+        dispatcher_in_server=False,
+    )
+    server = create_app(settings)
+    worker = await start_worker(omnihook_env(url), tmp_path / "worker.log")
+    try:
+        async with server.router.lifespan_context(server):
+            transport = httpx.ASGITransport(app=server)
+            async with httpx.AsyncClient(transport=transport, base_url="http://server.test") as client:
+                admin = await login_headers(client, ADMIN_USERNAME, ADMIN_PASSWORD)
+                await configure(
+                    client, admin, LivechatWebhookUrl=receiver.url, LivechatWebhookOnVisitorMessage=True
+                )
+                broker: Broker = server.state.live
+                with broker.subscribe() as staff:
+                    await asyncio.sleep(2 * WATCH_SECONDS)  # the server looks from now on
+                    await open_chat(client, "tok-1", "hello")
+                    [row] = await delivery_rows(url)
+                    assert await changed_ids_until(staff, {row.id}) == {row.id}, worker.output()
+    finally:
+        worker.stop()
