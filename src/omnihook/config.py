@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     dispatcher_lease_seconds: float = 30.0
     # Delivered webhook deliveries (with their attempts) are deleted after this many days; 0 keeps them.
     delivery_retention_days: float = 30.0
+    # An endpoint whose every attempt has failed for this many days is disabled (its new deliveries are
+    # held until it is enabled again); 0 never disables.
+    endpoint_disable_after_days: float = 5.0
     # A request body larger than this is refused with 413 before the app reads it.
     max_body_bytes: int = 1024 * 1024
     # This server's public address (https://chat.example.com), which the livechat widget is told to call.

@@ -20,14 +20,17 @@ import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from omnihook.domain.clock import utcnow
 from omnihook.domain.ids import new_id
 from omnihook.storage.database import Database
 from omnihook.storage.notify import Listener
+from omnihook.webhooks.auto_disable import DEFAULT_DISABLE_AFTER, AutoDisable, Disabled
 from omnihook.webhooks.delivery_news import DeliveryNews
 from omnihook.webhooks.endpoints import EndpointCache, EndpointConfig
 from omnihook.webhooks.outbox import DELIVERIES_CHANNEL
-from omnihook.webhooks.queue_store import Claimed, QueueStore
+from omnihook.webhooks.queue_store import Claimed, OutcomeRows, QueueStore
 from omnihook.webhooks.recorder import Recorder
 from omnihook.webhooks.retention import prune_delivered
 from omnihook.webhooks.retry import Dead, Delivered, RetryAt
@@ -61,6 +64,7 @@ class Dispatcher:
         run_length: int = 32,
         retention: timedelta | None = None,
         news: DeliveryNews | None = None,
+        disable_after: timedelta | None = DEFAULT_DISABLE_AFTER,
     ) -> None:
         self.db = db
         self.endpoints = endpoints
@@ -71,7 +75,12 @@ class Dispatcher:
         self.store = QueueStore(db, self.owner)
         self.scheduler = Scheduler(prefetch=prefetch, global_cap=global_cap, run_length=run_length)
         self.sender = Sender(transport)
-        self.recorder = Recorder(self.store, lease=lease, news=news)
+        self.recorder = Recorder(
+            self.store,
+            lease=lease,
+            news=news,
+            auto_disable=AutoDisable(disable_after, on_disabled=self._auto_disabled),
+        )
         self._wake = asyncio.Event()
         self._results: list[Result] = []
         self._results_ready = asyncio.Event()
@@ -94,6 +103,8 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._stopping = False
+        if self._forget_endpoints not in self.endpoints.listeners:
+            self.endpoints.listeners.append(self._forget_endpoints)
         await self.store.analyze()
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="webhook-claims"),
@@ -130,6 +141,8 @@ class Dispatcher:
                 len(self.recorder.held),
             )
         self._tasks = []
+        if self._forget_endpoints in self.endpoints.listeners:
+            self.endpoints.listeners.remove(self._forget_endpoints)
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -177,6 +190,7 @@ class Dispatcher:
             claimed = await self.store.claim(
                 conn, plan.wants, ends, now, run_length=self.scheduler.run_length, heads_at_most=plan.heads
             )
+            claimed = await self._without_disabled(conn, claimed, now)
             full = self.scheduler.claimed(plan, claimed)
             # Where the walk ran out of due rows, what it stepped over waits behind a retrying head.
             await self.store.park_blocked(conn, [e for e in plan.wants if e not in full], now)
@@ -186,6 +200,24 @@ class Dispatcher:
                     sleep = min(sleep, max(0.0, (next_due - now).total_seconds()))
         self._pump(self.scheduler.slots)
         return 0.0 if full else sleep
+
+    async def _without_disabled(
+        self, conn: AsyncConnection, claimed: list[Claimed], now: datetime
+    ) -> list[Claimed]:
+        """Give back what was claimed for endpoints disabled since the round read them (another process
+        disabled it, or its deliveries were written while the claim waited for SQLite's writer lock)."""
+        off = await self.store.disabled_among(conn, {item.endpoint_id for item in claimed})
+        if not off:
+            return claimed
+        back = [row.seq for item in claimed if item.endpoint_id in off for row in item.run]
+        await self.store.write(conn, OutcomeRows(released=back), now)
+        self.endpoints.invalidate()
+        return [item for item in claimed if item.endpoint_id not in off]
+
+    def _forget_endpoints(self) -> None:
+        """The endpoints changed: nothing more is started or chained with what was loaded before; the next
+        claim round (woken by the change) loads them again and gives back what a disabled one had queued."""
+        self.scheduler.endpoints = {}
 
     def lease_ends(self, endpoint_ids: Iterable[str], now: datetime) -> dict[str, datetime]:
         """Long enough to wait `lease` in the local queue, then send with the full timeout and a margin."""
@@ -323,6 +355,10 @@ class Dispatcher:
     def _notified(self, payload: str) -> None:
         # The payload names the endpoints that got deliveries (empty: any of them).
         self.wake(payload.split(",") if payload else None)
+
+    def _auto_disabled(self, _disabled: list[Disabled]) -> None:
+        self.endpoints.invalidate()  # the next round drops what is queued for them
+        self.wake()
 
     def _endpoints_changed(self, _payload: str) -> None:
         self.endpoints.invalidate()

@@ -31,7 +31,7 @@ from omnihook.webhooks.catalog import (
     VISITOR_MESSAGE,
     EventType,
 )
-from omnihook.webhooks.endpoints import endpoint_from_row
+from omnihook.webhooks.endpoints import enabled_again, endpoint_from_row, held_deliveries
 from omnihook.webhooks.examples import EXAMPLE_TYPES, example_payload
 from omnihook.webhooks.formats import FORMAT_NAMES
 from omnihook.webhooks.outbox import DELIVERIES_CHANNEL, delivery_row, event_row
@@ -219,7 +219,7 @@ async def _guard(url: str | None, allow_private_targets: bool) -> None:
 # --- presentation ---------------------------------------------------------------------------------
 
 
-def endpoint_json(row: Any, *, reveal_secret: bool = False) -> dict[str, Any]:
+def endpoint_json(row: Any, *, reveal_secret: bool = False, held: int = 0) -> dict[str, Any]:
     expires = row.previous_secret_expires_at
     rotating = bool(row.previous_secret) and expires is not None and utcnow() < expires
     return {
@@ -237,6 +237,10 @@ def endpoint_json(row: Any, *, reveal_secret: bool = False) -> dict[str, Any]:
         "previousSecretExpiresAt": iso(expires) if rotating else None,
         "managedByIntegrationSettings": row.id == ROCKETCHAT_ENDPOINT_ID,
         "disabledReason": row.disabled_reason,
+        # Since when every attempt has failed (null: the last one succeeded, or none was made).
+        "failingSince": iso(row.failing_since) if row.failing_since is not None else None,
+        # Deliveries written while it is disabled wait here, sent in order once it is enabled again.
+        "heldDeliveries": held,
         "createdAt": iso(row.created_at),
         "updatedAt": iso(row.updated_at),
     }
@@ -302,36 +306,57 @@ async def list_endpoints(db: Database) -> list[dict[str, Any]]:
             .where(webhook_endpoints.c.deleted_at.is_(None))
             .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
         )
-        return [endpoint_json(r) for r in rows]
+        listed = list(rows)
+        held = await held_deliveries(conn, [r.id for r in listed if not r.enabled])
+        return [endpoint_json(r, held=held.get(r.id, 0)) for r in listed]
 
 
 async def get_endpoint(db: Database, endpoint_id: str) -> dict[str, Any]:
     async with db.engine.connect() as conn:
-        return endpoint_json(await _row(conn, endpoint_id))
+        return await _endpoint_view(conn, await _row(conn, endpoint_id))
+
+
+async def _endpoint_view(conn: AsyncConnection, row: Any) -> dict[str, Any]:
+    held = 0 if row.enabled else (await held_deliveries(conn, [row.id])).get(row.id, 0)
+    return endpoint_json(row, held=held)
+
+
+def _only_enabling(endpoint_id: str, given: Mapping[str, Any]) -> bool:
+    """The one change the managed `rocketchat` endpoint takes here: enabling it again after it was
+    disabled for failing (disabling it is clearing its URL in the integration settings)."""
+    return endpoint_id == ROCKETCHAT_ENDPOINT_ID and dict(given) == {"enabled": True}
 
 
 async def update_endpoint(
     db: Database, endpoint_id: str, body: Any, *, allow_private_targets: bool, on_change: OnChange = None
 ) -> dict[str, Any]:
-    """Change the given fields only."""
+    """Change the given fields only. Disabling pauses: new deliveries are held, not dropped; enabling
+    again sends them, in order."""
     given = _body(body)
     values = _changes(given, creating=False)
     await _guard(values.get("url"), allow_private_targets)
     async with db.transaction() as uow:
         row = await _row(uow.conn, endpoint_id)
-        _refuse_managed(endpoint_id, "change")
+        if not _only_enabling(endpoint_id, given):
+            _refuse_managed(endpoint_id, "change")
+        if endpoint_id == ROCKETCHAT_ENDPOINT_ID and not row.url:
+            raise Conflict("error-endpoint-no-url", "set the integration's URL on the Webhooks page first")
         _check_retry_fields(given, values.get("format", row.format))
         if values:
+            now = utcnow()
             await uow.conn.execute(
                 update(webhook_endpoints)
                 .where(webhook_endpoints.c.id == endpoint_id)
-                .values(**values, updated_at=utcnow())
+                .values(**values, updated_at=now)
             )
+            if values.get("enabled") and not row.enabled:
+                await enabled_again(uow.conn, endpoint_id, now)
             await notify_endpoints_changed(uow.conn)
         row = await _row(uow.conn, endpoint_id)
+        view = await _endpoint_view(uow.conn, row)
     if values and on_change is not None:
         on_change()
-    return endpoint_json(row)
+    return view
 
 
 async def delete_endpoint(db: Database, endpoint_id: str, *, on_change: OnChange = None) -> None:
@@ -503,3 +528,24 @@ async def endpoint_stats(db: Database) -> dict[str, Any]:
         if row.position == (attempts * 99 + 99) // 100:
             entry["p99Ms"] = int(row.duration_ms)
     return {"since": iso(since), "windowHours": STATS_WINDOW // timedelta(hours=1), "endpoints": stats}
+
+
+async def disabled_counts(conn: AsyncConnection) -> tuple[int, int]:
+    """How many endpoints are disabled (not deleted), and how many deliveries they hold."""
+    off = and_(
+        webhook_endpoints.c.enabled.is_(False),
+        webhook_endpoints.c.deleted_at.is_(None),
+        webhook_endpoints.c.url != "",  # the Rocket.Chat integration with no URL is off, not disabled
+    )
+    endpoints = (
+        await conn.execute(select(func.count()).select_from(webhook_endpoints).where(off))
+    ).scalar_one()
+    held = (
+        await conn.execute(
+            select(func.count())
+            .select_from(deliveries)
+            .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+            .where(deliveries.c.status == "pending", off)
+        )
+    ).scalar_one()
+    return int(endpoints), int(held)

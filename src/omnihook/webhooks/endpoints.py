@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from omnihook.storage.tables import webhook_endpoints
+from omnihook.storage.tables import deliveries, webhook_endpoints
 from omnihook.webhooks.formats import EndpointFormat, make_format
 
 
@@ -84,6 +84,39 @@ async def load_endpoints(conn: AsyncConnection) -> dict[str, EndpointConfig]:
     return {row.id: endpoint_from_row(row) for row in rows}
 
 
+async def enabled_again(conn: AsyncConnection, endpoint_id: str, now: datetime) -> None:
+    """In the transaction that enables it again: its failures count afresh, and the deliveries held
+    while it was disabled are due at once (a retry's wait started before it too). The claim takes
+    each room's oldest first, so they go out in order."""
+    await conn.execute(
+        update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id)
+        .values(failing_since=None, disabled_reason=None)
+    )
+    await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.endpoint_id == endpoint_id,
+            deliveries.c.status == "pending",
+            deliveries.c.lease_owner.is_(None),
+            deliveries.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+
+
+async def held_deliveries(conn: AsyncConnection, endpoint_ids: list[str]) -> dict[str, int]:
+    """How many deliveries wait for each of these (disabled) endpoints."""
+    if not endpoint_ids:
+        return {}
+    rows = await conn.execute(
+        select(deliveries.c.endpoint_id, func.count())
+        .where(deliveries.c.status == "pending", deliveries.c.endpoint_id.in_(endpoint_ids))
+        .group_by(deliveries.c.endpoint_id)
+    )
+    return {endpoint_id: int(count) for endpoint_id, count in rows}
+
+
 class EndpointCache:
     """The endpoints in memory, so that an event no endpoint wants costs no query.
 
@@ -96,10 +129,14 @@ class EndpointCache:
         self._endpoints: dict[str, EndpointConfig] | None = None
         self._loaded_at = 0.0
         self._generation = 0
+        # Told at once of a change (a dispatcher stops using what it loaded before).
+        self.listeners: list[Callable[[], None]] = []
 
     def invalidate(self) -> None:
         self._endpoints = None
         self._generation += 1
+        for listener in self.listeners:
+            listener()
 
     async def get(self, conn: AsyncConnection) -> dict[str, EndpointConfig]:
         now = time.monotonic()

@@ -16,3 +16,10 @@ ATTEMPT_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 PENDING = Gauge("omnihook_webhook_deliveries_pending", "Deliveries not yet delivered nor dead")
+AUTO_DISABLED = Counter(
+    "omnihook_endpoints_auto_disabled",
+    "Endpoints disabled because every attempt failed for the auto-disable period",
+    ["endpoint"],
+)
+DISABLED_ENDPOINTS = Gauge("omnihook_endpoints_disabled", "Webhook endpoints disabled (not deleted)")
+HELD = Gauge("omnihook_webhook_deliveries_held", "Pending deliveries held for disabled endpoints")

@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from omnihook.storage.database import Database
 from omnihook.storage.sqlite_inline import driver_connection
-from omnihook.storage.tables import deliveries, delivery_attempts, webhook_events
+from omnihook.storage.tables import deliveries, delivery_attempts, webhook_endpoints, webhook_events
 from omnihook.webhooks import queue_sqlite as lite
 
 
@@ -223,6 +223,17 @@ class QueueStore:
                 continue
             runs.setdefault(row.head, []).append(row.seq)
         return runs
+
+    async def disabled_among(self, conn: AsyncConnection, endpoint_ids: set[str]) -> set[str]:
+        """Those of these endpoints that are disabled or deleted by now: a claim's list of endpoints may be
+        older than the rows it took (a disabled endpoint's deliveries are held, not claimed)."""
+        if not endpoint_ids:
+            return set()
+        e = webhook_endpoints.c
+        enabled = await conn.execute(
+            select(e.id).where(e.id.in_(endpoint_ids), e.enabled.is_(True), e.deleted_at.is_(None))
+        )
+        return endpoint_ids - {row.id for row in enabled}
 
     async def park_blocked(self, conn: AsyncConnection, endpoint_ids: list[str], now: datetime) -> None:
         """Give due rows queued behind a head that waits for its retry that head's retry time.

@@ -23,6 +23,7 @@ from omnihook.livechat.crm import CRM_DATA_CAP, save_crm_answers
 from omnihook.storage.availability import database_unavailable
 from omnihook.storage.storable import storable_headers, storable_text
 from omnihook.webhooks import metrics
+from omnihook.webhooks.auto_disable import AutoDisable
 from omnihook.webhooks.delivery_news import DeliveryNews
 from omnihook.webhooks.queue_store import Claimed, Finished, OutcomeRows, QueueStore, Retried
 from omnihook.webhooks.retry import Dead, Delivered, RetryAt
@@ -134,10 +135,18 @@ def _unreachable(exc: BaseException) -> bool:
 
 
 class Recorder:
-    def __init__(self, store: QueueStore, *, lease: timedelta, news: DeliveryNews | None = None) -> None:
+    def __init__(
+        self,
+        store: QueueStore,
+        *,
+        lease: timedelta,
+        news: DeliveryNews | None = None,
+        auto_disable: AutoDisable | None = None,
+    ) -> None:
         self.store = store
         self.lease = lease
         self.news = news
+        self.auto_disable = auto_disable or AutoDisable()
         self.held: list[Result] = []
         self._outage_logged = False
 
@@ -215,6 +224,7 @@ class Recorder:
             async with self.store.transaction() as conn:
                 await self.store.write(conn, rows, now)
                 await save_crm_answers(conn, answers)
+                await self.auto_disable.track(conn, results, now)
                 if self.news is not None:
                     await self.news.before_commit(conn, changed)
                 for extension in extensions:
@@ -233,9 +243,11 @@ class Recorder:
                         conn, plan.keys, ends, now, wants=plan.wants, run_length=plan.run_length
                     )
         except BaseException:
+            self.auto_disable.rolled_back()
             for extension in extensions:
                 chain.extended(extension, [])
             raise
+        self.auto_disable.committed()
         for extension, behind in taken:
             chain.extended(extension, behind)
         if self.news is not None:

@@ -68,6 +68,9 @@ class WebhookRuntime:
                 if (days := self.settings.delivery_retention_days) > 0
                 else None,
                 news=self.news,
+                disable_after=timedelta(days=after)
+                if (after := self.settings.endpoint_disable_after_days) > 0
+                else None,
             )
             await self.dispatcher.start()
             log.info("webhook dispatcher %s started", self.dispatcher.owner)

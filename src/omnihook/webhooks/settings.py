@@ -27,7 +27,7 @@ from omnihook.webhooks.catalog import (
     EventType,
     IntegrationSetting,
 )
-from omnihook.webhooks.endpoints import EndpointConfig, endpoint_config
+from omnihook.webhooks.endpoints import EndpointConfig, enabled_again, endpoint_config
 from omnihook.webhooks.payloads import dumps, sample_payload
 from omnihook.webhooks.ssrf import TargetRefused, check_url
 from omnihook.webhooks.transport import Outcome, Transport
@@ -160,7 +160,7 @@ async def sync_rocketchat_endpoint(conn: AsyncConnection, values: Mapping[str, A
     now = utcnow()
     exists = (
         await conn.execute(
-            select(webhook_endpoints.c.id).where(webhook_endpoints.c.id == ROCKETCHAT_ENDPOINT_ID)
+            select(webhook_endpoints.c.enabled).where(webhook_endpoints.c.id == ROCKETCHAT_ENDPOINT_ID)
         )
     ).first()
     if exists:
@@ -169,6 +169,9 @@ async def sync_rocketchat_endpoint(conn: AsyncConnection, values: Mapping[str, A
             .where(webhook_endpoints.c.id == ROCKETCHAT_ENDPOINT_ID)
             .values(**row, updated_at=now)
         )
+        if row["enabled"] and not exists.enabled:
+            # Saved with a URL after it was disabled (for failing): enabled again, its held deliveries sent.
+            await enabled_again(conn, ROCKETCHAT_ENDPOINT_ID, now)
     else:
         await conn.execute(
             webhook_endpoints.insert().values(

@@ -15,6 +15,7 @@ from omnihook.domain.errors import InvalidInput
 from omnihook.http.deps import DB, Manager
 from omnihook.webhooks import deliveries as log
 from omnihook.webhooks import metrics
+from omnihook.webhooks.endpoint_service import disabled_counts
 from omnihook.webhooks.runtime import WebhookRuntime
 
 router = APIRouter(tags=["deliveries"])
@@ -83,6 +84,9 @@ async def redeliver(delivery_id: str, request: Request, _: Manager, db: DB) -> d
 async def prometheus_metrics(db: DB) -> Response:
     async with db.engine.connect() as conn:
         metrics.PENDING.set(await log.count_pending(conn))
+        disabled, held = await disabled_counts(conn)
+        metrics.DISABLED_ENDPOINTS.set(disabled)
+        metrics.HELD.set(held)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
