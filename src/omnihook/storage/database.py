@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from omnihook.domain.clock import iso
 from omnihook.domain.events import DomainEvent
+from omnihook.storage.group_commit import GroupCommit
 from omnihook.storage.sqlite_inline import run_inline
 from omnihook.storage.tables import domain_events
 
@@ -47,6 +48,8 @@ class Database:
             self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
         # SQLite has one writer at a time: queue writers in-process instead of spinning on busy_timeout.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # ... and units of work that end together share a commit (see group_commit).
+        self.group = GroupCommit(self.engine, self._write_lock) if self._write_lock is not None else None
         self.before_commit: list[BeforeCommitHook] = []
         self.after_commit: list[AfterCommitListener] = []
 
@@ -60,19 +63,27 @@ class Database:
 
     def write_lock(self) -> _LockGuard:
         """The in-process writer lock on SQLite (a no-op on PostgreSQL), for code outside a unit of work."""
-        return _LockGuard(self._write_lock)
+        return _LockGuard(self._write_lock, self.group)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
 class _LockGuard:
-    def __init__(self, lock: asyncio.Lock | None) -> None:
+    def __init__(self, lock: asyncio.Lock | None, group: GroupCommit | None) -> None:
         self._lock = lock
+        self._group = group
 
     async def __aenter__(self) -> None:
         if self._lock is not None:
             await self._lock.acquire()
+            if self._group is not None and self._group.open:
+                # Another writer: the shared transaction holds SQLite's write lock, so commit it first.
+                try:
+                    await self._group.commit()
+                except BaseException:
+                    self._lock.release()
+                    raise
 
     async def __aexit__(self, *exc: object) -> None:
         if self._lock is not None:
@@ -114,8 +125,11 @@ class UnitOfWork:
             await self.db._write_lock.acquire()
             self._holds_lock = True
         try:
-            self._conn = await self.db.engine.connect()
-            await self._conn.begin()
+            if self.db.group is not None:
+                self._conn = await self.db.group.join()
+            else:
+                self._conn = await self.db.engine.connect()
+                await self._conn.begin()
         except BaseException:
             await self._release()
             raise
@@ -124,26 +138,55 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self.db.group is not None:
+            await self._end_in_group(self.db.group, failed=exc_type is not None)
+            return
         committed = False
         try:
             if exc_type is None:
-                if self.events:
-                    await self.conn.execute(_INSERT_EVENTS, [_event_row(e) for e in self.events])
-                    for hook in self.db.before_commit:
-                        await hook(self.conn, self.events)
+                await self._record_events()
                 await self.conn.commit()
                 committed = True
             else:
                 await self.conn.rollback()
         finally:
             await self._release()
-        if committed and self.events:
+        if committed:
+            self._committed()
+
+    async def _end_in_group(self, group: GroupCommit, *, failed: bool) -> None:
+        if failed:
+            group.failed()
+            await self._release(close=False)
+            return
+        try:
+            await self._record_events()
+        except BaseException:
+            group.failed()
+            await self._release(close=False)
+            raise
+        committed = await group.succeeded()
+        await self._release(close=False)
+        await committed
+        self._committed()
+
+    async def _record_events(self) -> None:
+        """The domain events, then the before-commit hooks (the outbox), in the transaction."""
+        if self.events:
+            rows = [_event_row(e) for e in self.events]
+            # one row as one statement: a list, even of one, takes SQLAlchemy's executemany path
+            await self.conn.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows)
+            for hook in self.db.before_commit:
+                await hook(self.conn, self.events)
+
+    def _committed(self) -> None:
+        if self.events:
             for listener in self.db.after_commit:
                 listener(self.events)
 
-    async def _release(self) -> None:
+    async def _release(self, *, close: bool = True) -> None:
         try:
-            if self._conn is not None:
+            if self._conn is not None and close:
                 await self._conn.close()
         finally:
             self._conn = None

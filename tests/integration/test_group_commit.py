@@ -1,0 +1,89 @@
+"""SQLite group commit: units of work that end together share a commit, and each still returns only
+once its own change is durable, with its failures its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+
+from omnihook.storage.database import Database
+from omnihook.storage.tables import counters
+from tests import databases
+
+UNITS = 20
+
+
+@pytest.fixture
+async def db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(databases.copy_sqlite(sqlite_template, tmp_path))
+    yield database
+    await database.dispose()
+
+
+def count_commits(db: Database) -> list[int]:
+    commits: list[int] = []
+
+    @event.listens_for(db.engine.sync_engine, "commit")
+    def _commit(_conn: Any) -> None:
+        commits.append(1)
+
+    return commits
+
+
+async def committed_names(db: Database) -> set[str]:
+    """What another connection (another reader, or the database after a crash) sees."""
+    reader = Database(db.url.replace("+aiosqlite", ""), pool_size=1)
+    try:
+        async with reader.engine.connect() as conn:
+            return set((await conn.execute(select(counters.c.name))).scalars())
+    finally:
+        await reader.dispose()
+
+
+async def test_units_of_work_that_end_together_share_a_commit_and_each_returns_once_it_is_durable(
+    db: Database,
+) -> None:
+    commits = count_commits(db)
+    seen_on_return: dict[str, bool] = {}
+
+    async def unit(i: int) -> None:
+        async with db.transaction() as uow:
+            await uow.conn.execute(insert(counters), {"name": f"unit-{i}", "value": i})
+        seen_on_return[f"unit-{i}"] = f"unit-{i}" in await committed_names(db)
+
+    await asyncio.gather(*(unit(i) for i in range(UNITS)))
+    assert seen_on_return == {f"unit-{i}": True for i in range(UNITS)}
+    assert len(commits) < UNITS / 2
+
+
+async def test_a_unit_of_work_that_fails_undoes_its_own_change_and_no_other(db: Database) -> None:
+    async def unit(i: int) -> None:
+        async with db.transaction() as uow:
+            await uow.conn.execute(insert(counters), {"name": f"unit-{i}", "value": i})
+            if i == 5:
+                raise RuntimeError("this use case fails after writing")
+
+    results = await asyncio.gather(*(unit(i) for i in range(10)), return_exceptions=True)
+    assert [i for i, r in enumerate(results) if isinstance(r, RuntimeError)] == [5]
+    assert await committed_names(db) == {f"unit-{i}" for i in range(10) if i != 5}
+
+
+async def test_a_writer_outside_units_of_work_commits_the_waiting_ones_first_instead_of_waiting_on_them(
+    db: Database,
+) -> None:
+    async def unit() -> None:
+        async with db.transaction() as uow:
+            await uow.conn.execute(insert(counters), {"name": "unit", "value": 1})
+
+    async def other_writer() -> None:  # as the dispatcher records results: its own connection
+        async with db.write_lock(), db.engine.begin() as conn:
+            await conn.execute(insert(counters), {"name": "writer", "value": 2})
+
+    # SQLite would make the writer wait on the shared transaction's lock (30 s, blocking the loop).
+    await asyncio.wait_for(asyncio.gather(unit(), other_writer()), timeout=10)
+    assert await committed_names(db) == {"unit", "writer"}
