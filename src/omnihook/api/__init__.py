@@ -25,11 +25,13 @@ from omnihook.api.routes import (
 def install_api(app: FastAPI) -> None:
     """Add the REST routes and the Rocket.Chat error envelope (which answers the pages' errors too)."""
     install_error_handlers(app)
+    # Routes are matched in order, one by one: the widget's calls (every visitor message) come first.
+    # No other router has a path under /api/v1/livechat/ that these could take.
+    app.include_router(livechat_visitor.router)
     app.include_router(auth.router)
     app.include_router(users.info_router)
     app.include_router(users.router)
     app.include_router(omnichannel.router)
-    app.include_router(livechat_visitor.router)
     app.include_router(livechat_agent.router)
     app.include_router(chat.router)
     app.include_router(livechat_appearance.router)

@@ -60,6 +60,11 @@ def delivery_row(
     }
 
 
+def _parameters(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
+    # One row as one statement: a list, even of one, takes SQLAlchemy's executemany path (3x the cost).
+    return rows[0] if len(rows) == 1 else rows
+
+
 class Outbox:
     def __init__(self, endpoints: EndpointCache) -> None:
         self.endpoints = endpoints
@@ -93,8 +98,8 @@ class Outbox:
             )
         if not delivery_rows:
             return
-        await conn.execute(_INSERT_EVENTS, event_rows)
-        await conn.execute(_INSERT_DELIVERIES, delivery_rows)
+        await conn.execute(_INSERT_EVENTS, _parameters(event_rows))
+        await conn.execute(_INSERT_DELIVERIES, _parameters(delivery_rows))
         targeted = {row["endpoint_id"] for row in delivery_rows}
         # The payload names the endpoints to wake (empty: all of them, when the names would not fit).
         names = ",".join(sorted(targeted))
