@@ -150,7 +150,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   function toggle(e) {
     return act(e.enabled ? "disable it" : "enable it", async () => {
       await OH.api("PATCH", path(e), { enabled: !e.enabled });
-      say(`${e.name} is ${e.enabled ? "disabled: nothing is sent to it" : "enabled"}.`);
+      say(
+        e.enabled
+          ? `${e.name} is disabled: its deliveries are held, and sent in order once it is enabled again.`
+          : `${e.name} is enabled${e.heldDeliveries ? `: its ${e.heldDeliveries} held deliveries are on their way` : ""}.`,
+      );
     });
   }
 
@@ -192,6 +196,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     return value === null || value === undefined ? "—" : `${value}\u00a0ms`;
   }
 
+  function held(count) {
+    return count === 1 ? "1 delivery held" : `${count} deliveries held`;
+  }
+
   function row(e, health) {
     const managed = e._id === ROCKETCHAT;
     const h = health || {};
@@ -217,7 +225,13 @@ document.addEventListener("DOMContentLoaded", async () => {
         OH.el("code", {}, e.url || "no URL"),
       ),
       OH.el("td", {}, e.format === "standard" ? "Standard Webhooks" : "Rocket.Chat"),
-      OH.el("td", {}, state, e.disabledReason ? OH.el("div", { class: "hint" }, e.disabledReason) : null),
+      OH.el(
+        "td",
+        {},
+        state,
+        e.disabledReason ? OH.el("div", { class: "hint disabled-reason" }, e.disabledReason) : null,
+        e.enabled || !e.url ? null : OH.el("div", { class: "hint held" }, held(e.heldDeliveries)),
+      ),
       OH.el("td", { class: "num", title: h.attempts ? `${h.succeeded} of ${h.attempts} attempts succeeded` : "no attempt" }, percent(h.successRate)),
       OH.el("td", { class: "num" }, ms(h.p50Ms)),
       OH.el("td", { class: "num" }, ms(h.p99Ms)),
@@ -232,7 +246,13 @@ document.addEventListener("DOMContentLoaded", async () => {
         "td",
         { class: "row-actions" },
         managed
-          ? OH.el("a", { href: "/admin/webhooks" }, "Edit on the Webhooks page")
+          ? [
+              OH.el("a", { href: "/admin/webhooks" }, "Edit on the Webhooks page"),
+              // Disabled for failing: enabled again here (disabling it is clearing its URL there).
+              ...(!e.enabled && e.url
+                ? [" ", OH.el("button", { type: "button", class: "small", onclick: () => toggle(e) }, "Enable")]
+                : []),
+            ]
           : [
               OH.el("button", { type: "button", class: "small", onclick: () => openForm(e) }, "Edit"),
               " ",
