@@ -5,6 +5,7 @@ The only module that knows every layer; api/ and web/ each plug themselves in an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from omnihook.storage.availability import watch_answers
 from omnihook.storage.database import Database
 from omnihook.storage.migrate import migrate
 from omnihook.web import install_web
+from omnihook.webhooks.payloads import warm_user_agent_parser
 from omnihook.webhooks.runtime import WebhookRuntime
 
 log = logging.getLogger("omnihook")
@@ -116,9 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             webhook_runtime.news.watch()  # SQLite: what a separate worker records
         presence.start()
+        warming = asyncio.create_task(asyncio.to_thread(warm_user_agent_parser))
         try:
             yield
         finally:
+            await warming
             await live.aclose()
             await realtime.aclose()
             await presence.aclose()
