@@ -75,6 +75,9 @@ def test_dead_deliveries_are_counted_replayed_with_progress_and_a_job_is_cancell
     expect(row).to_contain_text("endpoint CRM")
     expect(row.locator(".badge")).to_have_text("finished")
     expect(row).to_contain_text("3 of 3 sent again")
+    expect(row.get_by_role("link", name="status dead, endpoint CRM")).to_have_attribute(
+        "href", f"/admin/deliveries?endpointId={crm}"
+    )
     sent_again = [r.header("webhook-id") for r in receiver.requests[3:]]
     assert sorted(str(i) for i in sent_again) == sorted(d["_id"] for d in dead)
     screenshot(page, "replays")

@@ -146,6 +146,14 @@ document.addEventListener("DOMContentLoaded", async () => {
     return parts.join(", ") || "—";
   }
 
+  // The job's deliveries on the Deliveries page (whatever their status now; a backfill's: its endpoint's).
+  function deliveriesLink(job) {
+    const f = job.filter;
+    const shown = { type: f.type, roomId: f.roomId, q: f.q, since: localInput(f.since) };
+    shown.endpointId = job.kind === "backfill" ? job.backfillTo : f.endpointId;
+    return `/admin/deliveries${OH.query(shown)}`;
+  }
+
   async function cancel(job) {
     try {
       await OH.api("POST", `omnihook/replays/${encodeURIComponent(job._id)}/cancel`);
@@ -171,7 +179,12 @@ document.addEventListener("DOMContentLoaded", async () => {
       { dataset: { id: job._id, status: job.status } },
       OH.el("td", { title: job._id }, OH.time(job.createdAt)),
       OH.el("td", {}, job.kind === "backfill" ? "Backfill" : "Replay"),
-      OH.el("td", {}, filterText(job), OH.el("div", { class: "hint" }, `${job.ratePerSecond}/s per endpoint`)),
+      OH.el(
+        "td",
+        {},
+        OH.el("a", { href: deliveriesLink(job), title: "These deliveries on the Deliveries page" }, filterText(job)),
+        OH.el("div", { class: "hint" }, `${job.ratePerSecond}/s per endpoint`),
+      ),
       OH.el("td", {}, OH.el("span", { class: `badge ${job.status}` }, job.status)),
       progress,
       OH.el("td", { class: "num" }, job.skipped),
