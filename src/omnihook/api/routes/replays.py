@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/v1/omnihook/replays", tags=["replays"])
 
 # --- the answers, for the OpenAPI document only ---------------------------------------------------
 
+
 class ReplayFilter(TypedDict, total=False):
     status: Annotated[str, Field(description="dead (the default), delivered or any")]
     type: str
@@ -27,6 +28,7 @@ class ReplayFilter(TypedDict, total=False):
     since: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
     until: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
     q: Annotated[str, Field(description="a delivery id, a room id or text in the payload")]
+
 
 class ReplayJob(TypedDict):
     _id: str
@@ -37,7 +39,9 @@ class ReplayJob(TypedDict):
     ratePerSecond: Annotated[int, Field(description="deliveries released a second, per endpoint")]
     total: Annotated[int, Field(description="deliveries (a backfill: events) the job sends")]
     replayed: Annotated[int, Field(description="released so far")]
-    skipped: Annotated[int, Field(description="no longer replayable when reached: pending again, endpoint deleted")]
+    skipped: Annotated[
+        int, Field(description="no longer replayable when reached: pending again, endpoint deleted")
+    ]
     waiting: int
     inFlight: Annotated[int, Field(description="released, not yet tried")]
     endpoints: Annotated[dict[str, int], Field(description="endpoint id -> deliveries of the job")]
@@ -49,21 +53,29 @@ class ReplayJob(TypedDict):
     updatedAt: str
     finishedAt: str | None
 
+
 class JobAnswer(TypedDict):
     job: ReplayJob
     success: Literal[True]
+
+
 class JobsAnswer(TypedDict):
     jobs: list[ReplayJob]
     count: int
     success: Literal[True]
+
+
 class DryRunAnswer(TypedDict):
     dryRun: Literal[True]
     matching: int
     success: Literal[True]
+
+
 class ErrorAnswer(TypedDict):
     success: Literal[False]
     error: str
     errorType: str
+
 
 LISTING_PARAMETERS = frozenset({"status", "count"})
 
