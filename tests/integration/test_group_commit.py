@@ -4,6 +4,8 @@ once its own change is durable, with its failures its own."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -87,3 +89,29 @@ async def test_a_writer_outside_units_of_work_commits_the_waiting_ones_first_ins
     # SQLite would make the writer wait on the shared transaction's lock (30 s, blocking the loop).
     await asyncio.wait_for(asyncio.gather(unit(), other_writer()), timeout=10)
     assert await committed_names(db) == {"unit", "writer"}
+
+
+async def test_a_unit_of_work_that_reads_before_it_writes_is_not_spoiled_by_another_process_writing_between(
+    db: Database,
+) -> None:
+    path = db.url.removeprefix("sqlite+aiosqlite:///")
+    other_wrote = threading.Event()
+
+    def other_process() -> None:  # a CLI command, or a second server, writing the same file
+        conn = sqlite3.connect(path, timeout=10)
+        try:
+            conn.execute("INSERT INTO counters (name, value) VALUES ('other', 1)")
+            conn.commit()
+        finally:
+            conn.close()
+        other_wrote.set()
+
+    async with db.transaction() as uow:
+        await uow.conn.execute(select(counters.c.name))  # reads first
+        other = threading.Thread(target=other_process)
+        other.start()
+        await asyncio.sleep(0.3)  # the other process tries to write meanwhile
+        await uow.conn.execute(insert(counters), {"name": "unit", "value": 1})
+    other.join(10)
+    assert other_wrote.is_set()
+    assert await committed_names(db) == {"unit", "other"}

@@ -50,7 +50,10 @@ class GroupCommit:
             try:
                 await conn.begin()
                 raw = await driver_connection(conn)
-                raw.execute("BEGIN")  # explicit, so that releasing the savepoint commits nothing
+                # Explicit, so that releasing a savepoint commits nothing; IMMEDIATE, so that it holds the
+                # write lock from the start: a deferred one would read a snapshot that another process's
+                # commit makes stale, and its first write would fail at once ("database is locked").
+                raw.execute("BEGIN IMMEDIATE")
             except BaseException:
                 await conn.close()
                 raise
