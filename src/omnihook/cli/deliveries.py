@@ -87,7 +87,7 @@ def list_command(
         for d in found["deliveries"]
     ]
     print_table(rows, ["CREATED", "ID", "ENDPOINT", "TYPE", "ROOM", "STATUS", "ATTEMPTS", "LAST ANSWER"])
-    typer.echo(f"{found['count']} of {found['total']}")
+    typer.echo(f"{found['count']} of {found['total']}{'+' if found.get('totalCapped') else ''}")
 
 
 @group.command("show")
