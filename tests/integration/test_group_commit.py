@@ -115,3 +115,25 @@ async def test_a_unit_of_work_that_reads_before_it_writes_is_not_spoiled_by_anot
     other.join(10)
     assert other_wrote.is_set()
     assert await committed_names(db) == {"unit", "other"}
+
+
+async def test_two_handles_on_one_file_in_one_process_take_turns_instead_of_waiting_on_each_other(
+    db: Database,
+) -> None:
+    second = Database(db.url.replace("+aiosqlite", ""), pool_size=1)  # a server and a worker in one process
+    try:
+
+        async def unit(handle: Database, name: str) -> None:
+            async with handle.transaction() as uow:
+                await uow.conn.execute(insert(counters), {"name": name, "value": 1})
+
+        async def recorder(handle: Database) -> None:
+            async with handle.write_lock(), handle.engine.begin() as conn:
+                await conn.execute(insert(counters), {"name": "recorded", "value": 1})
+
+        await asyncio.wait_for(
+            asyncio.gather(unit(db, "first"), unit(second, "second"), recorder(second)), 10
+        )
+    finally:
+        await second.dispose()
+    assert await committed_names(db) == {"first", "second", "recorded"}

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from omnihook.domain.clock import iso
 from omnihook.domain.events import DomainEvent
+from omnihook.storage import group_commit
 from omnihook.storage.group_commit import GroupCommit
 from omnihook.storage.sqlite_inline import run_inline
 from omnihook.storage.tables import domain_events
@@ -46,10 +47,10 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
-        # SQLite has one writer at a time: queue writers in-process instead of spinning on busy_timeout.
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        # ... and units of work that end together share a commit (see group_commit).
-        self.group = GroupCommit(self.engine, self._write_lock) if self._write_lock is not None else None
+        # SQLite has one writer at a time: queue writers in-process instead of spinning on busy_timeout,
+        # and let units of work that end together share a commit (see group_commit).
+        self.group = group_commit.for_file(make_url(self.url).database or "") if self.is_sqlite else None
+        self._write_lock = self.group.lock if self.group is not None else None
         self.before_commit: list[BeforeCommitHook] = []
         self.after_commit: list[AfterCommitListener] = []
 
@@ -126,7 +127,7 @@ class UnitOfWork:
             self._holds_lock = True
         try:
             if self.db.group is not None:
-                self._conn = await self.db.group.join()
+                self._conn = await self.db.group.join(self.db.engine)
             else:
                 self._conn = await self.db.engine.connect()
                 await self._conn.begin()

@@ -11,13 +11,19 @@ when its change is durable, as before.
 
 If SQLite aborts the whole transaction (a full disk, an I/O error), every unit of work waiting in it gets
 that error: none of them was answered yet.
+
+There is one per database file in a process (`for_file`), with the file's write lock: two handles on one
+file (a server and a worker in one process, a test and its app) take turns instead of one waiting on the
+other's open transaction inside SQLite, which would block the event loop the commit needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import weakref
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,12 +33,24 @@ MAX_BATCH = 64  # units of work in one commit at most: bounds the time the first
 _SAVEPOINT = "unit_of_work"
 
 
-class GroupCommit:
-    """The shared transaction. Every method but `flush_soon`'s task runs with the write lock held."""
+_by_file: weakref.WeakValueDictionary[str, GroupCommit] = weakref.WeakValueDictionary()
 
-    def __init__(self, engine: AsyncEngine, lock: asyncio.Lock) -> None:
-        self.engine = engine
-        self.lock = lock
+
+def for_file(path: str) -> GroupCommit:
+    """The group commit (and write lock) of the SQLite file at `path` in this process; each handle on
+    the file keeps a reference to it."""
+    key = os.path.abspath(path)
+    group = _by_file.get(key)
+    if group is None:
+        group = _by_file[key] = GroupCommit()
+    return group
+
+
+class GroupCommit:
+    """The shared transaction. Every method but `_flush_soon`'s task runs with `lock` held."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()  # the file's one writer, in this process
         self._conn: AsyncConnection | None = None
         self._raw: sqlite3.Connection | None = None
         self._waiting: list[asyncio.Future[None]] = []
@@ -43,10 +61,10 @@ class GroupCommit:
     def open(self) -> bool:
         return self._conn is not None
 
-    async def join(self) -> AsyncConnection:
-        """The shared connection, in a savepoint of the caller's own."""
+    async def join(self, engine: AsyncEngine) -> AsyncConnection:
+        """The shared connection (opened from `engine` when none is), in a savepoint of the caller's own."""
         if self._conn is None:
-            conn = await self.engine.connect()
+            conn = await engine.connect()
             try:
                 await conn.begin()
                 raw = await driver_connection(conn)
