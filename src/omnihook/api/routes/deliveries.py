@@ -1,4 +1,5 @@
-"""The delivery log (admins and managers), Prometheus metrics and the health check."""
+"""The delivery log (view-livechat-webhooks: admins and managers by default), Prometheus metrics and the
+health check."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from omnihook.api import shapes
 from omnihook.api.errors import RETRY_AFTER_SECONDS
+from omnihook.api.openapi import answers
 from omnihook.domain.errors import InvalidInput
-from omnihook.http.deps import DB, Manager
+from omnihook.http.deps import DB, WebhooksViewer
 from omnihook.webhooks import deliveries as log
 from omnihook.webhooks import metrics
 from omnihook.webhooks.endpoint_service import disabled_counts
@@ -28,10 +31,10 @@ LISTING_PARAMETERS = frozenset(
 )
 
 
-@router.get("/api/v1/omnihook/deliveries")
+@router.get("/api/v1/omnihook/deliveries", responses=answers(shapes.DeliveriesPage))
 async def list_deliveries(
     request: Request,
-    _: Manager,
+    _: WebhooksViewer,
     db: DB,
     status: str | None = None,
     type: str | None = None,
@@ -67,13 +70,15 @@ async def list_deliveries(
     return {**listing, "success": True}
 
 
-@router.get("/api/v1/omnihook/deliveries/{delivery_id}")
-async def get_delivery(delivery_id: str, _: Manager, db: DB) -> dict[str, Any]:
+@router.get("/api/v1/omnihook/deliveries/{delivery_id}", responses=answers(shapes.DeliveryAnswer, 404))
+async def get_delivery(delivery_id: str, _: WebhooksViewer, db: DB) -> dict[str, Any]:
     return {"delivery": await log.get_delivery(db, delivery_id), "success": True}
 
 
-@router.post("/api/v1/omnihook/deliveries/{delivery_id}/redeliver")
-async def redeliver(delivery_id: str, request: Request, _: Manager, db: DB) -> dict[str, Any]:
+@router.post(
+    "/api/v1/omnihook/deliveries/{delivery_id}/redeliver", responses=answers(shapes.DeliveryAnswer, 404)
+)
+async def redeliver(delivery_id: str, request: Request, _: WebhooksViewer, db: DB) -> dict[str, Any]:
     delivery = await log.redeliver(db, delivery_id)
     runtime: WebhookRuntime = request.app.state.webhooks
     runtime.wake()
@@ -90,7 +95,16 @@ async def prometheus_metrics(db: DB) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    responses={
+        200: {"model": shapes.Health, "description": "The database answers"},
+        503: {
+            "model": shapes.Health,
+            "description": "The database is unreachable; `Retry-After` says when to ask",
+        },
+    },
+)
 async def health(request: Request, db: DB) -> Response:
     runtime: WebhookRuntime = request.app.state.webhooks
     try:
