@@ -28,6 +28,7 @@ from omnihook.storage.migrate import migrate
 from omnihook.web import install_web
 from omnihook.webhooks.payloads import warm_user_agent_parser
 from omnihook.webhooks.runtime import WebhookRuntime
+from omnihook.webhooks.worker import tune_gc
 
 log = logging.getLogger("omnihook")
 
@@ -101,7 +102,13 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_server_app() -> FastAPI:
+    """The app of an `omnihook serve` process: the collector tuned once it has started (not in tests,
+    which build many apps in one process)."""
+    return create_app(get_settings(), tune_collector=True)
+
+
+def create_app(settings: Settings | None = None, *, tune_collector: bool = False) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.database_url)
     webhook_runtime = WebhookRuntime(db, settings)
@@ -119,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             webhook_runtime.news.watch()  # SQLite: what a separate worker records
         presence.start()
         warming = asyncio.create_task(asyncio.to_thread(warm_user_agent_parser))
+        if tune_collector:
+            tune_gc()  # as the worker does: start-up's objects out of every collection
         try:
             yield
         finally:

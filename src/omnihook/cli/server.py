@@ -51,7 +51,7 @@ def serve(
     with_database(prepare)
     # Each process builds its own app (and dispatcher) from the factory on the shared socket; uvicorn's
     # supervisor forwards signals and restarts a process that dies.
-    config = _uvicorn_config("omnihook.app:create_app", host, port, factory=True, workers=workers)
+    config = _uvicorn_config("omnihook.app:create_server_app", host, port, factory=True, workers=workers)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
@@ -76,10 +76,10 @@ def _serve_process(host: str | None, port: int | None) -> None:
     """One server process: the app, its dispatcher, uvicorn."""
     import uvicorn
 
-    from omnihook.app import create_app
+    from omnihook.app import create_server_app
     from omnihook.web.live import end_streams_on_exit
 
-    application = create_app(get_settings())
+    application = create_server_app()
     server = uvicorn.Server(_uvicorn_config(application, host, port))
     # Live pages hold event streams open: end them on stop instead of waiting for them.
     end_streams_on_exit(server, application.state.live)
