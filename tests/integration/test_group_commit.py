@@ -137,3 +137,18 @@ async def test_two_handles_on_one_file_in_one_process_take_turns_instead_of_wait
     finally:
         await second.dispose()
     assert await committed_names(db) == {"first", "second", "recorded"}
+
+
+async def test_a_unit_of_work_that_fails_alone_frees_the_file_for_other_writers_at_once(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as uow:
+            await uow.conn.execute(insert(counters), {"name": "undone", "value": 1})
+            raise RuntimeError("this use case fails")
+    # No turn of the loop in between: another process writes straight away.
+    other = sqlite3.connect(db.url.removeprefix("sqlite+aiosqlite:///"), timeout=0.1)
+    try:
+        other.execute("INSERT INTO counters (name, value) VALUES ('other', 1)")
+        other.commit()
+    finally:
+        other.close()
+    assert await committed_names(db) == {"other"}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -58,21 +58,29 @@ def unavailability(exc: BaseException) -> Unavailability | None:
             return Unavailability.FULL
         if state.startswith(_PG_READ_ONLY):
             return Unavailability.READ_ONLY
-        code = getattr(exc.orig, "sqlite_errorcode", None)
-        if isinstance(code, int) and code & 0xFF in _SQLITE:
-            return _SQLITE[code & 0xFF]
-        if isinstance(exc, OperationalError):
-            text = str(exc.orig).lower()
-            for fragment, kind in _SQLITE_TEXT.items():
-                if fragment in text:
-                    return kind
+        if isinstance(exc.orig, sqlite3.Error) and (kind := _sqlite_unavailability(exc.orig)) is not None:
+            return kind
         if exc.connection_invalidated:
             return Unavailability.UNREACHABLE
         return None
+    if isinstance(exc, sqlite3.Error):  # raised by a statement run on the driver itself
+        return _sqlite_unavailability(exc)
     if isinstance(exc, ConnectionError | TimeoutError):
         return Unavailability.UNREACHABLE
     if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
         return Unavailability.UNREACHABLE  # connecting failed below SQLAlchemy (refused, unreachable)
+    return None
+
+
+def _sqlite_unavailability(exc: sqlite3.Error) -> Unavailability | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _SQLITE:
+        return _SQLITE[code & 0xFF]
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        for fragment, kind in _SQLITE_TEXT.items():
+            if fragment in text:
+                return kind
     return None
 
 

@@ -157,13 +157,13 @@ class UnitOfWork:
 
     async def _end_in_group(self, group: GroupCommit, *, failed: bool) -> None:
         if failed:
-            group.failed()
+            await group.failed()
             await self._release(close=False)
             return
         try:
             await self._record_events()
         except BaseException:
-            group.failed()
+            await group.failed()
             await self._release(close=False)
             raise
         committed = await group.succeeded()

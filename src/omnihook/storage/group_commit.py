@@ -99,9 +99,20 @@ class GroupCommit:
             self._flush_soon()
         return future
 
-    def failed(self) -> None:
-        """Undo the caller's work only."""
+    async def failed(self) -> None:
+        """Undo the caller's work only; alone in the transaction, end it now rather than hold the
+        write lock until the next turn of the loop."""
         if self._raw is None:
+            return
+        if not self._waiting and self._broken is None:
+            conn = self._conn
+            self._conn, self._raw = None, None
+            assert conn is not None
+            try:
+                with contextlib.suppress(Exception):
+                    await conn.rollback()
+            finally:
+                await conn.close()
             return
         try:
             self._raw.execute(f"ROLLBACK TO {_SAVEPOINT}")
